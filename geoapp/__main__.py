@@ -1,0 +1,5 @@
+"""``python -m geoapp`` runs the CLI."""
+
+from geoapp.cli import main
+
+main()

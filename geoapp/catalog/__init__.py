@@ -1,0 +1,1 @@
+"""The layer catalogue: declarations in ``layers/`` and the layers built from them."""

@@ -1,0 +1,207 @@
+"""The catalogue built at start-up: every declared layer with its data loaded and indexed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from geoapp.catalog.loader import load_specs
+from geoapp.catalog.spec import GeoJSONSource, LayerSpec, PropertySpec, WifiSource
+from geoapp.errors import LayerConfigError, NotFound
+from geoapp.features.source import Feature, MemorySource
+from geoapp.wifi.dataset import ActiveWifi, load_active
+from geoapp.wifi.matching import Facility, match
+
+_TRUE = {"1", "有", "true", "yes", "○", "◯", "y"}
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A declared layer ready to serve: its declaration, its features, and their state."""
+
+    spec: LayerSpec
+    source: MemorySource | None  # None for raster overlays
+    updated: str
+    sample: bool
+
+    @property
+    def id(self) -> str:
+        """The layer's id (also its collection id)."""
+        return self.spec.id
+
+
+@dataclass(frozen=True)
+class _Raw:
+    id: str
+    geometry: dict[str, Any]
+    props: dict[str, Any]
+
+
+def _convert(prop: PropertySpec, value: Any) -> Any:
+    if prop.type == "boolean":
+        return str(value).strip().lower() in _TRUE if value is not None else False
+    if value is None or value == "":
+        return None if prop.type != "string" else ""
+    if prop.type == "integer":
+        return int(value)
+    if prop.type == "number":
+        return float(value)
+    return str(value)
+
+
+def _read_geojson(path: Path, id_property: str | None) -> list[_Raw]:
+    data = orjson.loads(path.read_bytes())
+    raws = []
+    for index, feature in enumerate(data.get("features", []), start=1):
+        props = feature.get("properties") or {}
+        fid = str(props[id_property]) if id_property else str(feature.get("id", index))
+        raws.append(_Raw(fid, feature["geometry"], props))
+    return raws
+
+
+def _wifi_raws(active: ActiveWifi) -> list[_Raw]:
+    points = active.wifi.points
+    numbers = [p.no for p in points]
+    unique = len(set(numbers)) == len(numbers)
+    raws = []
+    for point in points:
+        props = {
+            "name": point.name,
+            "name_en": point.name_en,
+            "address": point.address,
+            "ssid": ", ".join(point.ssids),
+            "installer": point.installer,
+            "area": point.area,
+            "url": point.url,
+            "note": point.note,
+            "checked": point.checked,
+        }
+        fid = point.no if unique else str(point.line)
+        geometry = {"type": "Point", "coordinates": [point.lon, point.lat]}
+        raws.append(_Raw(fid, geometry, props))
+    return raws
+
+
+def _mtime(path: Path) -> str:
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat(timespec="seconds")
+
+
+class Catalog:
+    """All layers by id, in display order, built once from the declarations and data."""
+
+    def __init__(self, layers: list[Layer], wifi: ActiveWifi | None) -> None:
+        self._layers = {layer.id: layer for layer in layers}
+        self.wifi = wifi
+
+    @classmethod
+    def build(cls, layers_dir: Path, geo_dir: Path, data_dir: Path) -> Catalog:
+        """Load, check and index every declared layer; LayerConfigError if any is unusable."""
+        specs = load_specs(layers_dir, geo_dir)
+        raws: dict[str, list[_Raw]] = {}
+        updated: dict[str, str] = {}
+        wifi: ActiveWifi | None = None
+        for spec in specs:
+            source = spec.source
+            if isinstance(source, GeoJSONSource):
+                path = geo_dir / source.path
+                raws[spec.id] = _read_geojson(path, source.id_property)
+                updated[spec.id] = _mtime(path)
+            elif isinstance(source, WifiSource):
+                if wifi is not None:
+                    raise LayerConfigError("only one layer may use the wifi source")
+                wifi = load_active(data_dir, geo_dir / source.sample_path)
+                raws[spec.id] = _wifi_raws(wifi)
+                updated[spec.id] = wifi.updated
+        ssids_by_facility = cls._match_wifi(specs, raws, wifi)
+        layers = []
+        for spec in specs:
+            source_features = None
+            if spec.id in raws:
+                features = [
+                    cls._publish(spec, raw, ssids_by_facility) for raw in raws[spec.id]
+                ]
+                try:
+                    source_features = MemorySource(features)
+                except ValueError as exc:
+                    raise LayerConfigError(f"layer {spec.id}: {exc}") from exc
+            is_sample = isinstance(spec.source, WifiSource) and wifi is not None and wifi.sample
+            layers.append(
+                Layer(spec, source_features, updated.get(spec.id, ""), sample=is_sample)
+            )
+        return cls(layers, wifi)
+
+    @staticmethod
+    def _match_wifi(
+        specs: list[LayerSpec], raws: dict[str, list[_Raw]], wifi: ActiveWifi | None
+    ) -> dict[str, list[str]]:
+        """Match APs to facilities; record the facility on each AP, return SSIDs by facility."""
+        if wifi is None:
+            return {}
+        facilities: dict[str, Facility] = {}
+        for spec in specs:
+            if "wifi" not in spec.enrich:
+                continue
+            name_field = next(
+                (p.source for p in spec.properties if p.key == spec.label_property), None
+            )
+            for raw in raws[spec.id]:
+                lon, lat = raw.geometry["coordinates"][:2]
+                name = str(raw.props.get(name_field, "")) if name_field else ""
+                facilities.setdefault(raw.id, Facility(raw.id, name, lon, lat))
+        wifi_layer = next(s.id for s in specs if isinstance(s.source, WifiSource))
+        ap_raws = raws[wifi_layer]
+        matched = match(wifi.wifi.points, list(facilities.values()))
+        ssids: dict[str, list[str]] = {}
+        for raw, point, facility_id in zip(ap_raws, wifi.wifi.points, matched, strict=True):
+            raw.props["facility"] = facilities[facility_id].name if facility_id else ""
+            if facility_id:
+                bucket = ssids.setdefault(facility_id, [])
+                bucket.extend(s for s in point.ssids if s not in bucket)
+        return ssids
+
+    @staticmethod
+    def _publish(spec: LayerSpec, raw: _Raw, ssids: dict[str, list[str]]) -> Feature:
+        props: dict[str, Any] = {}
+        for prop in spec.properties:
+            if prop.source is not None:
+                props[prop.key] = _convert(prop, raw.props.get(prop.source))
+            elif prop.key == "wifi":
+                props["wifi"] = raw.id in ssids
+            elif prop.key == "wifi_ssids":
+                props["wifi_ssids"] = ", ".join(ssids.get(raw.id, []))
+        return Feature(raw.id, raw.geometry, props)
+
+    def __iter__(self) -> Iterator[Layer]:
+        return iter(self._layers.values())
+
+    def public(self) -> list[Layer]:
+        """The layers anyone may see, in display order."""
+        return [layer for layer in self if layer.spec.public]
+
+    def collections(self) -> list[Layer]:
+        """The public feature layers: the OGC API collections."""
+        return [layer for layer in self.public() if layer.source is not None]
+
+    def collection(self, layer_id: str) -> Layer:
+        """A public feature layer by id; NotFound for unknown, hidden or raster layers."""
+        layer = self._layers.get(layer_id)
+        if layer is None or not layer.spec.public or layer.source is None:
+            raise NotFound(f"no collection {layer_id!r}")
+        return layer
+
+    @property
+    def sample_data_loaded(self) -> bool:
+        """Whether any public layer currently shows sample data."""
+        return any(layer.sample for layer in self.public())
+
+    def count_with_wifi(self, layer_id: str) -> tuple[int, int]:
+        """How many features of a Wi-Fi-enriched layer have Wi-Fi, and how many there are."""
+        layer = self.collection(layer_id)
+        assert layer.source is not None
+        with_wifi = sum(1 for f in layer.source.features if f.properties.get("wifi"))
+        return with_wifi, len(layer.source)

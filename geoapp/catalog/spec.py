@@ -1,0 +1,138 @@
+"""The typed model of one layer declaration (one YAML file in ``layers/``)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from geoapp.i18n import Lang
+
+_ID = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
+_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Text(_Strict):
+    """A text in both languages geoapp speaks."""
+
+    ja: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+    def __call__(self, lang: Lang) -> str:
+        """The text in ``lang``."""
+        return self.ja if lang == "ja" else self.en
+
+
+class GeoJSONSource(_Strict):
+    """Features read from a GeoJSON file in ``data/geo/``."""
+
+    type: Literal["geojson"]
+    path: str
+    id_property: str | None = None  # None: features are numbered from 1
+
+
+class WifiSource(_Strict):
+    """The active public Wi-Fi list (imported, or the shipped sample when none is)."""
+
+    type: Literal["wifi"]
+    sample_path: str  # recommended-format CSV in data/geo/, used until a real list is imported
+
+
+class TileSource(_Strict):
+    """Raster XYZ tiles drawn over the base map (hazard overlays)."""
+
+    type: Literal["tiles"]
+    urls: list[str] = Field(min_length=1)
+    min_zoom: int = Field(default=0, ge=0, le=22)
+    max_zoom: int = Field(default=18, ge=0, le=22)
+    max_native_zoom: int | None = None
+    opacity: float = Field(default=0.7, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _templates(self) -> TileSource:
+        for url in self.urls:
+            if not all(part in url for part in ("{z}", "{x}", "{y}")):
+                raise ValueError(f"tile url {url!r} must contain {{z}}, {{x}} and {{y}}")
+        return self
+
+
+Source = Annotated[GeoJSONSource | WifiSource | TileSource, Field(discriminator="type")]
+
+PropertyType = Literal["string", "integer", "number", "boolean"]
+
+
+class PropertySpec(_Strict):
+    """A property the layer publishes: its key, where it comes from and its labels."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    source: str | None = None  # the source's field name; None for a derived property
+    label: Text
+    type: PropertyType = "string"
+
+
+class Style(_Strict):
+    """How the layer is drawn."""
+
+    color: str = Field(default="#1f5fa8", pattern=_COLOUR.pattern)
+    symbol: Literal["circle", "square", "triangle", "diamond", "line", "area"] = "circle"
+    fill: bool = True
+    weight: int = Field(default=2, ge=0, le=10)
+    cluster: bool = False
+    show: bool = True  # drawn when the page opens
+
+
+class Credit(_Strict):
+    """The credit and licence the data's owner requires."""
+
+    text: Text
+    url: str | None = None
+    licence: str
+    licence_url: str | None = None
+
+
+class LayerSpec(_Strict):
+    """One map layer: what it is, where its data comes from, how it is shown, who may see it."""
+
+    id: str
+    title: Text
+    description: Text
+    public: bool = True
+    order: int = 100
+    source: Source
+    marker_label: Text | None = None  # prefix of each marker's text alternative
+    label_property: str | None = None  # the property naming a feature
+    properties: list[PropertySpec] = Field(default_factory=list)
+    enrich: list[Literal["wifi"]] = Field(default_factory=list)
+    style: Style = Style()
+    credit: Credit
+    provisional: bool = False
+    provisional_note: Text | None = None
+
+    @property
+    def is_tiles(self) -> bool:
+        """Whether this is a raster overlay rather than a feature collection."""
+        return isinstance(self.source, TileSource)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LayerSpec:
+        if not _ID.match(self.id):
+            raise ValueError(f"id {self.id!r} must be lower-case letters, digits and _")
+        keys = [p.key for p in self.properties]
+        if len(keys) != len(set(keys)):
+            raise ValueError("property keys must be unique")
+        derived = {"wifi", "wifi_ssids"} if "wifi" in self.enrich else set()
+        for prop in self.properties:
+            if prop.source is None and prop.key not in derived:
+                raise ValueError(f"property {prop.key!r} needs a source field")
+        if self.label_property is not None and self.label_property not in keys:
+            raise ValueError(f"label_property {self.label_property!r} is not a declared property")
+        if not self.is_tiles and not self.properties:
+            raise ValueError("a feature layer must declare the properties it shows")
+        if self.provisional and self.provisional_note is None:
+            raise ValueError("a provisional layer must say why (provisional_note)")
+        return self

@@ -1,0 +1,102 @@
+"""The ``geoapp`` command: serve, check layers, import data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from pydantic import ValidationError
+
+from geoapp.errors import GeoappError
+from geoapp.settings import Settings
+
+cli = typer.Typer(help="geoapp: Shibata City's public map service.", no_args_is_help=True)
+layers_cli = typer.Typer(help="Map layer declarations (layers/*.yaml).", no_args_is_help=True)
+wifi_cli = typer.Typer(help="The public Wi-Fi list (公衆無線LANアクセスポイント一覧).",
+                       no_args_is_help=True)
+cli.add_typer(layers_cli, name="layers")
+cli.add_typer(wifi_cli, name="wifi")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        typer.echo(f"geoapp: invalid settings:\n{exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@cli.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    workers: int = typer.Option(1, help="Worker processes."),
+) -> None:
+    """Run the web service."""
+    import uvicorn
+
+    from geoapp.app import create_app
+
+    settings = _settings()
+    try:
+        create_app(settings)  # fail here, with a readable message, before binding the port
+    except GeoappError as exc:
+        typer.echo(f"geoapp: {exc.detail}", err=True)
+        raise typer.Exit(2) from None
+    uvicorn.run("geoapp.app:create_app", factory=True, host=host, port=port, workers=workers,
+                proxy_headers=True, log_level="info")
+
+
+@layers_cli.command("validate")
+def layers_validate() -> None:
+    """Check every layer declaration and load its data; exit 1 on any problem."""
+    from geoapp.catalog.registry import Catalog
+
+    settings = _settings()
+    try:
+        catalog = Catalog.build(settings.layers_dir, settings.geo_dir, settings.data_dir)
+    except GeoappError as exc:
+        typer.echo(exc.detail, err=True)
+        raise typer.Exit(1) from None
+    for layer in catalog:
+        count = f"{len(layer.source)} features" if layer.source is not None else "raster tiles"
+        marks = [m for m, on in (("sample", layer.sample), ("provisional",
+                 layer.spec.provisional), ("hidden", not layer.spec.public)) if on]
+        typer.echo(f"ok  {layer.id:<20} {count}" + (f"  [{', '.join(marks)}]" if marks else ""))
+
+
+@wifi_cli.command("import")
+def wifi_import(
+    path: Path = typer.Argument(..., exists=True, dir_okay=False, help="The CSV file."),
+    sample: bool = typer.Option(False, help="Mark the list as sample data (shows a notice)."),
+) -> None:
+    """Make a recommended-format CSV the active Wi-Fi list (UTF-8, UTF-8 BOM or CP932)."""
+    from geoapp.wifi.dataset import import_list
+
+    settings = _settings()
+    try:
+        active = import_list(path, settings.data_dir, sample=sample)
+    except GeoappError as exc:
+        typer.echo(f"rejected, nothing changed: {exc.detail}", err=True)
+        raise typer.Exit(1) from None
+    for problem in active.wifi.problems:
+        typer.echo(f"skipped line {problem.line}: {problem.reason}", err=True)
+    typer.echo(
+        f"imported {len(active.wifi.points)} access points from {path.name} "
+        f"({active.wifi.encoding}); {len(active.wifi.problems)} rows skipped. "
+        "Restart geoapp to serve the new list."
+    )
+
+
+@wifi_cli.command("reset")
+def wifi_reset() -> None:
+    """Forget the imported list and serve the shipped sample again."""
+    from geoapp.wifi.dataset import reset
+
+    removed = reset(_settings().data_dir)
+    typer.echo("imported list removed; the sample is served" if removed else "no imported list")
+
+
+def main() -> None:
+    """Entry point of the ``geoapp`` console script."""
+    cli()

@@ -1,0 +1,70 @@
+"""The one error hierarchy of geoapp and the one table that maps it to HTTP statuses.
+
+Domain code raises these with plain messages; only ``geoapp.web.problems`` turns them
+into responses.
+"""
+
+from __future__ import annotations
+
+
+class GeoappError(Exception):
+    """Base of every error geoapp reports to a client."""
+
+    title = "Error"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class InvalidParameter(GeoappError):
+    """A query parameter or field is malformed or out of range."""
+
+    title = "Invalid parameter"
+
+    def __init__(self, parameter: str, detail: str) -> None:
+        super().__init__(f"{parameter}: {detail}")
+        self.parameter = parameter
+
+
+class NotFound(GeoappError):
+    """The collection, feature or page asked for does not exist."""
+
+    title = "Not found"
+
+
+class NotAcceptable(GeoappError):
+    """The client asked for a format geoapp cannot produce."""
+
+    title = "Not acceptable"
+
+
+class LayerConfigError(GeoappError):
+    """A layer declaration is invalid; raised at start-up and by `geoapp layers validate`."""
+
+    title = "Invalid layer declaration"
+
+
+class ImportRejected(GeoappError):
+    """An imported file is unusable as a whole (nothing was changed)."""
+
+    title = "Import rejected"
+
+
+#: The one table from error to HTTP status (most specific class first wins via MRO).
+STATUS_CODES: dict[type[GeoappError], int] = {
+    InvalidParameter: 400,
+    NotFound: 404,
+    NotAcceptable: 406,
+    ImportRejected: 422,
+    LayerConfigError: 500,
+    GeoappError: 500,
+}
+
+
+def status_for(error: GeoappError) -> int:
+    """The HTTP status for an error, found along its class hierarchy."""
+    for cls in type(error).__mro__:
+        if cls in STATUS_CODES:
+            return STATUS_CODES[cls]
+    return 500

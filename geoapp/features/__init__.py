@@ -1,0 +1,1 @@
+"""Feature sources: the data behind a collection, queried with plain values (no HTTP)."""

@@ -1,0 +1,1 @@
+"""The public map, built with Folium; its layers load in the browser from the feature API."""

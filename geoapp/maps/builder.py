@@ -1,0 +1,155 @@
+"""Building the public map page's Folium map from the catalogue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from html import escape
+
+import folium
+from folium.plugins import LocateControl
+
+from geoapp.catalog.registry import Catalog, Layer
+from geoapp.catalog.spec import TileSource
+from geoapp.i18n import Lang, t
+from geoapp.maps import symbols
+from geoapp.maps.elements import CityMap, FetchedLayer, MapSetup
+from geoapp.settings import Settings
+from geoapp.web.assets import Assets
+
+#: Features per request when the browser loads a layer (it follows `next` links).
+PAGE_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class MapParts:
+    """The rendered map, in the three places of a page it belongs."""
+
+    header: str
+    html: str
+    script: str
+
+
+def layer_name(layer: Layer, lang: Lang) -> str:
+    """The layer's title as listed, with a 'sample' or 'provisional' mark."""
+    name = layer.spec.title(lang)
+    if layer.sample:
+        name += f" ({t('sample', lang)})" if lang == "en" else f"（{t('sample', lang)}）"
+    return name
+
+
+def _credit_html(layer: Layer, lang: Lang) -> str:
+    credit = layer.spec.credit
+    label = escape(credit.text(lang))
+    return f'<a href="{escape(credit.url)}">{label}</a>' if credit.url else label
+
+
+def _feature_config(layer: Layer, lang: Lang, root: str) -> dict[str, object]:
+    spec = layer.spec
+    style = spec.style
+    return {
+        "id": spec.id,
+        "title": layer_name(layer, lang),
+        "url": f"{root}/collections/{spec.id}/items?limit={PAGE_SIZE}&lang={lang}",
+        "itemUrl": f"{root}/collections/{spec.id}/items/",
+        "kind": "area" if style.symbol == "area" else "point",
+        "color": style.color,
+        "weight": style.weight,
+        "fill": style.fill,
+        "cluster": style.cluster,
+        "icon": symbols.data_uri(style.symbol, style.color),
+        "markerLabel": (spec.marker_label or spec.title)(lang),
+        "labelProperty": spec.label_property,
+        "props": [
+            {"key": p.key, "label": p.label(lang), "type": p.type} for p in spec.properties
+        ],
+        "attribution": _credit_html(layer, lang),
+        "lang": lang,
+        "yes": t("yes", lang),
+        "no": t("no", lang),
+        "wifiYes": t("wifi_yes", lang),
+        "wifiNo": t("wifi_no", lang),
+        "detailLabel": t("list_view", lang),
+        "failMessage": t("loading_failed", lang),
+    }
+
+
+def build_map(
+    catalog: Catalog, settings: Settings, assets: Assets, lang: Lang, root: str = ""
+) -> MapParts:
+    """The map of every public layer; feature layers load by URL from the feature API."""
+    m = CityMap(
+        location=list(settings.map_center),
+        zoom_start=settings.map_zoom,
+        tiles=None,
+        zoom_control=False,
+        control_scale=True,
+        width="100%",
+        height="100%",
+    )
+    # Every script and stylesheet comes from geoapp itself, never from a CDN.
+    m.default_js = [("leaflet", assets.vendor("leaflet", "dist/leaflet.js"))]
+    m.default_css = [("leaflet_css", assets.vendor("leaflet", "dist/leaflet.css"))]
+    folium.TileLayer(
+        tiles=settings.tile_url,
+        attr=settings.tile_attribution,
+        name="base",
+        max_zoom=settings.tile_max_zoom,
+        control=False,
+    ).add_to(m)
+    MapSetup(
+        {
+            "regionLabel": t("map_region", lang),
+            "zoomIn": t("zoom_in", lang),
+            "zoomOut": t("zoom_out", lang),
+        },
+        js=[("geoapp_map", assets.own("geoapp-map.js"))],
+        css=[],
+    ).add_to(m)
+    cluster_js = [("markercluster", assets.vendor("leaflet.markercluster",
+                                                  "dist/leaflet.markercluster.js"))]
+    cluster_css = [
+        ("markercluster_css", assets.vendor("leaflet.markercluster", "dist/MarkerCluster.css")),
+        ("markercluster_default_css",
+         assets.vendor("leaflet.markercluster", "dist/MarkerCluster.Default.css")),
+    ]
+    for layer in catalog.public():
+        spec = layer.spec
+        if isinstance(spec.source, TileSource):
+            group = folium.FeatureGroup(name=layer_name(layer, lang), show=spec.style.show)
+            for url in spec.source.urls:
+                folium.TileLayer(
+                    tiles=url,
+                    attr=_credit_html(layer, lang),
+                    name=spec.id,
+                    overlay=True,
+                    control=False,
+                    opacity=spec.source.opacity,
+                    min_zoom=spec.source.min_zoom,
+                    max_zoom=spec.source.max_zoom,
+                    max_native_zoom=spec.source.max_native_zoom or spec.source.max_zoom,
+                ).add_to(group)
+            group.add_to(m)
+        else:
+            clustered = spec.style.cluster
+            FetchedLayer(
+                layer_name(layer, lang),
+                _feature_config(layer, lang, root),
+                show=spec.style.show,
+                js=cluster_js if clustered else [],
+                css=cluster_css if clustered else [],
+            ).add_to(m)
+    locate = LocateControl(strings={"title": t("locate_me", lang)}, flyTo=True)
+    locate.default_js = [("locate_js", assets.vendor("leaflet.locatecontrol",
+                                                     "dist/L.Control.Locate.min.js"))]
+    locate.default_css = [("locate_css", assets.vendor("leaflet.locatecontrol",
+                                                       "dist/L.Control.Locate.min.css"))]
+    locate.add_to(m)
+    folium.LayerControl(collapsed=False).add_to(m)
+    figure = m.get_root()
+    figure.header._children.pop("meta_http", None)  # the page template declares its charset
+    figure.render()
+    return MapParts(
+        header=figure.header.render(),
+        html=figure.html.render(),
+        script=figure.script.render(),
+    )

@@ -1,0 +1,99 @@
+"""Folium elements geoapp adds: an accessible map, layers fetched by URL, Japanese controls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import folium
+from folium.elements import JSCSSMixin
+from folium.map import Layer
+from folium.template import Template
+
+
+class CityMap(folium.Map):
+    """folium.Map without the page-wide styles and the zoom-forbidding viewport of Folium's own.
+
+    geoapp's base template owns the page (lang, title, a viewport that allows zoom);
+    this keeps only the map's own size.
+    """
+
+    _template = Template(
+        """
+        {% macro header(this, kwargs) %}
+            <style>
+                #{{ this.get_name() }} {
+                    position: {{this.position}};
+                    width: {{this.width[0]}}{{this.width[1]}};
+                    height: {{this.height[0]}}{{this.height[1]}};
+                }
+            </style>
+            <script>
+                L_NO_TOUCH = {{ this.global_switches.no_touch |tojson}};
+                L_DISABLE_3D = {{ this.global_switches.disable_3d|tojson }};
+            </script>
+        {% endmacro %}
+
+        {% macro html(this, kwargs) %}
+            <div class="folium-map" id={{ this.get_name()|tojson }}></div>
+        {% endmacro %}
+
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = L.map(
+                {{ this.get_name()|tojson }},
+                {
+                    center: {{ this.location|tojson }},
+                    crs: L.CRS.{{ this.crs }},
+                    ...{{this.options|tojavascript}}
+                }
+            );
+        {% endmacro %}
+        """
+    )
+
+
+class MapSetup(JSCSSMixin):
+    """Names the map region, adds Japanese/English zoom buttons, and loads geoapp's map script."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            geoapp.setupMap({{ this._parent.get_name() }}, {{ this.config|tojson }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, config: dict[str, Any], js: list[tuple[str, str]],
+                 css: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self._name = "MapSetup"
+        self.config = config
+        self.default_js = js
+        self.default_css = css
+
+
+class FetchedLayer(JSCSSMixin, Layer):
+    """A layer whose features the browser fetches from the feature API, page by page.
+
+    Nothing of the data is inlined into the page, so the page stays small however
+    large the layer grows. Popups are built with textContent, never innerHTML.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = geoapp.featureLayer({{ this.config|tojson }});
+            geoapp.load({{ this.get_name() }});
+            {%- if this.show %}
+            {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
+            {%- endif %}
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, name: str, config: dict[str, Any], *, show: bool,
+                 js: list[tuple[str, str]], css: list[tuple[str, str]]) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "FetchedLayer"
+        self.config = config
+        self.default_js = js
+        self.default_css = css

@@ -1,0 +1,68 @@
+"""Settings read from ``GEOAPP_*`` environment variables and validated at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The repository (or image) root: ``layers/``, ``data/geo/`` and ``templates/`` live here.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+GSI_PALE_TILES = "https://cyberjapandata.gsi.go.jp/xyz/pale/{z}/{x}/{y}.png"
+GSI_TILES_CREDIT = '<a href="https://maps.gsi.go.jp/development/ichiran.html">地理院タイル</a>'
+
+
+class Settings(BaseSettings):
+    """Everything an operator may change; every field is documented in the README."""
+
+    model_config = SettingsConfigDict(env_prefix="GEOAPP_", extra="forbid")
+
+    environment: Literal["development", "test", "production"] = "development"
+    base_url: str = Field(
+        default="",
+        description="Public URL prefix used in links; empty means 'derive from the request'.",
+    )
+    layers_dir: Path = PROJECT_ROOT / "layers"
+    geo_dir: Path = PROJECT_ROOT / "data" / "geo"
+    templates_dir: Path = PROJECT_ROOT / "templates"
+    vendor_dir: Path = PROJECT_ROOT / "node_modules"
+    data_dir: Path = Field(
+        default=PROJECT_ROOT / "var",
+        description="Writable folder for imported datasets (and, later, the store and photos).",
+    )
+    tile_url: str = GSI_PALE_TILES
+    tile_attribution: str = GSI_TILES_CREDIT
+    tile_max_zoom: int = Field(default=18, ge=1, le=22)
+    map_center: tuple[float, float] = (37.9477, 139.3275)  # city hall, lat/lon
+    map_zoom: int = Field(default=11, ge=1, le=18)
+    items_default_limit: int = Field(default=10, ge=1)
+    items_max_limit: int = Field(default=10_000, ge=1)
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("tile_url")
+    @classmethod
+    def _tile_template(cls, value: str) -> str:
+        if not all(part in value for part in ("{z}", "{x}", "{y}")):
+            raise ValueError("tile_url must contain {z}, {x} and {y}")
+        return value
+
+    @model_validator(mode="after")
+    def _check_paths(self) -> Settings:
+        for name in ("layers_dir", "geo_dir", "templates_dir"):
+            path = getattr(self, name)
+            if not path.is_dir():
+                raise ValueError(f"{name}: folder {path} does not exist")
+        if not (self.vendor_dir / "leaflet" / "package.json").is_file():
+            raise ValueError(
+                f"vendor_dir: {self.vendor_dir} has no leaflet; run `npm ci` in the project root"
+            )
+        if self.items_default_limit > self.items_max_limit:
+            raise ValueError("items_default_limit must not exceed items_max_limit")
+        return self

@@ -1,0 +1,1 @@
+"""HTTP: routes, content negotiation, templates and error responses."""

@@ -1,0 +1,57 @@
+"""Typed dependencies shared by routes: the catalogue, settings, templates, language."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import Depends, Query
+from fastapi.templating import Jinja2Templates
+from starlette.requests import Request
+
+from geoapp.catalog.registry import Catalog
+from geoapp.i18n import Lang, pick_lang
+from geoapp.settings import Settings
+
+
+def _catalog(request: Request) -> Catalog:
+    return request.app.state.catalog
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def _templates(request: Request) -> Jinja2Templates:
+    return request.app.state.templates
+
+
+def _lang(lang: Annotated[str | None, Query(description="ja (default) or en")] = None) -> Lang:
+    return pick_lang(lang)
+
+
+CatalogDep = Annotated[Catalog, Depends(_catalog)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
+TemplatesDep = Annotated[Jinja2Templates, Depends(_templates)]
+LangDep = Annotated[Lang, Depends(_lang)]
+
+
+def base_url(request: Request) -> str:
+    """The public URL prefix: the configured one, else the one the request came in on."""
+    configured: str = request.app.state.settings.base_url
+    return configured or str(request.base_url).rstrip("/")
+
+
+def url_with(request: Request, path: str, **params: object) -> str:
+    """An absolute URL for ``path`` with the request's own query, ``params`` replacing it.
+
+    A parameter set to None is dropped.
+    """
+    query = dict(request.query_params)
+    for key, value in params.items():
+        if value is None:
+            query.pop(key, None)
+        else:
+            query[key] = str(value)
+    suffix = f"?{urlencode(query)}" if query else ""
+    return f"{base_url(request)}{path}{suffix}"

@@ -1,0 +1,283 @@
+"""OGC API – Features, Part 1 Core: conformance, collections, items, one item, the API doc."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Query
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from geoapp.catalog.registry import Catalog, Layer
+from geoapp.errors import InvalidParameter
+from geoapp.features.params import parse_bbox, parse_int, parse_limit
+from geoapp.i18n import Lang, t
+from geoapp.web.context import CatalogDep, LangDep, SettingsDep, TemplatesDep, base_url, url_with
+from geoapp.web.negotiation import choose_format
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+GEOJSON = "application/geo+json"
+OPENAPI_JSON = "application/vnd.oai.openapi+json;version=3.0"
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+]
+#: Parameters items accepts besides the layer's own property names.
+ITEMS_PARAMS = {"f", "lang", "bbox", "bbox-crs", "crs", "limit", "offset", "datetime"}
+
+router = APIRouter(tags=["OGC API – Features"])
+
+
+def _json(body: Any, media_type: str = "application/json", lang: Lang = "ja") -> Response:
+    return Response(
+        orjson.dumps(body), media_type=media_type, headers={"Content-Language": lang}
+    )
+
+
+def _link(href: str, rel: str, media_type: str, title: str) -> dict[str, str]:
+    return {"href": href, "rel": rel, "type": media_type, "title": title}
+
+
+def landing(request: Request, catalog: Catalog, lang: Lang) -> dict[str, Any]:
+    """The landing page document (served at ``/`` to clients that ask for JSON)."""
+    root = base_url(request)
+    return {
+        "title": t("site_name", lang),
+        "description": t("map_title", lang),
+        "links": [
+            _link(f"{root}/?f=json", "self", "application/json", t("api_home", lang)),
+            _link(f"{root}/", "alternate", "text/html", t("map_title", lang)),
+            _link(f"{root}/api", "service-desc", OPENAPI_JSON, t("api_definition", lang)),
+            _link(f"{root}/api?f=html", "service-doc", "text/html", t("api_definition", lang)),
+            _link(f"{root}/conformance", "conformance", "application/json", t("conformance", lang)),
+            _link(f"{root}/collections", "data", "application/json", t("collections", lang)),
+        ],
+    }
+
+
+def collection_doc(request: Request, layer: Layer, lang: Lang) -> dict[str, Any]:
+    """The metadata document of one collection."""
+    root = base_url(request)
+    spec = layer.spec
+    assert layer.source is not None
+    href = f"{root}/collections/{spec.id}"
+    doc: dict[str, Any] = {
+        "id": spec.id,
+        "title": spec.title(lang),
+        "description": spec.description(lang),
+        "itemType": "feature",
+        "crs": [CRS84],
+        "storageCrs": CRS84,
+        "links": [
+            _link(href, "self", "application/json", spec.title(lang)),
+            _link(f"{href}?f=html", "alternate", "text/html", spec.title(lang)),
+            _link(f"{href}/items", "items", GEOJSON, t("features", lang)),
+            _link(f"{href}/items?f=html", "items", "text/html", t("list_view", lang)),
+        ],
+        "geoapp:attribution": spec.credit.text(lang),
+        "geoapp:licence": spec.credit.licence,
+        "geoapp:updated": layer.updated,
+        "geoapp:sample": layer.sample,
+        "geoapp:provisional": spec.provisional,
+    }
+    if spec.credit.licence_url:
+        doc["links"].append(
+            _link(spec.credit.licence_url, "license", "text/html", spec.credit.licence)
+        )
+    extent = layer.source.extent
+    if extent is not None:
+        doc["extent"] = {"spatial": {"bbox": [list(extent)], "crs": CRS84}}
+    return doc
+
+
+@router.get("/conformance", summary="Conformance classes")
+def conformance(request: Request, templates: TemplatesDep, lang: LangDep) -> Response:
+    """The conformance classes geoapp implements."""
+    if choose_format(request) == "html":
+        return templates.TemplateResponse(
+            request, "conformance.html", {"lang": lang, "classes": CONFORMANCE}
+        )
+    return _json({"conformsTo": CONFORMANCE}, lang=lang)
+
+
+@router.get("/collections", summary="The public feature collections")
+def collections(
+    request: Request, catalog: CatalogDep, templates: TemplatesDep, lang: LangDep
+) -> Response:
+    """Every public feature collection."""
+    root = base_url(request)
+    docs = [collection_doc(request, layer, lang) for layer in catalog.collections()]
+    if choose_format(request) == "html":
+        return templates.TemplateResponse(
+            request,
+            "collections.html",
+            {"lang": lang, "layers": catalog.collections(), "docs": docs},
+        )
+    body = {
+        "links": [
+            _link(f"{root}/collections", "self", "application/json", t("collections", lang)),
+            _link(f"{root}/collections?f=html", "alternate", "text/html", t("collections", lang)),
+        ],
+        "collections": docs,
+    }
+    return _json(body, lang=lang)
+
+
+@router.get("/collections/{collection_id}", summary="One collection's metadata")
+def collection(
+    collection_id: str,
+    request: Request,
+    catalog: CatalogDep,
+    templates: TemplatesDep,
+    lang: LangDep,
+) -> Response:
+    """The metadata of one collection."""
+    layer = catalog.collection(collection_id)
+    doc = collection_doc(request, layer, lang)
+    if choose_format(request) == "html":
+        return templates.TemplateResponse(
+            request, "collection.html", {"lang": lang, "layer": layer, "doc": doc}
+        )
+    return _json(doc, lang=lang)
+
+
+def _check_params(request: Request, layer: Layer) -> dict[str, str]:
+    """Refuse unknown parameters; return the property filters."""
+    keys = {p.key for p in layer.spec.properties}
+    filters = {}
+    for name, value in request.query_params.multi_items():
+        if name in keys:
+            filters[name] = value
+        elif name not in ITEMS_PARAMS:
+            raise InvalidParameter(
+                name, f"unknown parameter; this collection accepts {', '.join(sorted(keys))}"
+            )
+    for name in ("crs", "bbox-crs"):
+        value = request.query_params.get(name)
+        if value and value != CRS84:
+            raise InvalidParameter(name, f"{value!r} is not supported; use {CRS84}")
+    when = request.query_params.get("datetime")
+    if when is not None:
+        _check_datetime(when)
+    return filters
+
+
+def _check_datetime(text: str) -> None:
+    # These layers carry no time, so a well-formed datetime selects everything.
+    for part in text.split("/"):
+        if part in ("", ".."):
+            continue
+        try:
+            datetime.fromisoformat(part.replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidParameter("datetime", f"{part!r} is not an RFC 3339 date-time") from None
+
+
+@router.get(
+    "/collections/{collection_id}/items",
+    summary="Features of a collection",
+    response_class=Response,
+    responses={200: {"content": {GEOJSON: {}, "text/html": {}}}},
+)
+def items(
+    collection_id: str,
+    request: Request,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    templates: TemplatesDep,
+    lang: LangDep,
+    bbox: str | None = Query(None, description="minLon,minLat,maxLon,maxLat (CRS84)"),
+    limit: str | None = Query(None, description="page size; clamped to the maximum"),
+    offset: str | None = Query(None, description="features to skip"),
+    datetime_: str | None = Query(None, alias="datetime", description="RFC 3339 instant or interval"),
+    f: str | None = Query(None, description="json (GeoJSON, default) or html"),
+) -> Response:
+    """Features of a collection, filtered by bbox and by property values, one page at a time."""
+    layer = catalog.collection(collection_id)
+    assert layer.source is not None
+    fmt = choose_format(request)
+    filters = _check_params(request, layer)
+    box = parse_bbox(bbox) if bbox else None
+    size = parse_limit(limit, default=settings.items_default_limit, maximum=settings.items_max_limit)
+    start = parse_int("offset", offset, default=0, minimum=0)
+    page = layer.source.query(bbox=box, filters=filters, limit=size, offset=start)
+    path = f"/collections/{layer.id}/items"
+    links = [
+        _link(url_with(request, path), "self", GEOJSON if fmt == "json" else "text/html", "this page"),
+        _link(url_with(request, path, f="html"), "alternate", "text/html", t("list_view", lang)),
+        _link(url_with(request, path, f="json"), "alternate", GEOJSON, "GeoJSON"),
+        _link(f"{base_url(request)}/collections/{layer.id}", "collection", "application/json",
+              layer.spec.title(lang)),
+    ]
+    next_href = prev_href = None
+    if start + size < page.matched:
+        next_href = url_with(request, path, offset=start + size, limit=size)
+        links.append(_link(next_href, "next", GEOJSON if fmt == "json" else "text/html",
+                           t("next_page", lang)))
+    if start > 0:
+        prev_href = url_with(request, path, offset=max(0, start - size), limit=size)
+        links.append(_link(prev_href, "prev", GEOJSON if fmt == "json" else "text/html",
+                           t("prev_page", lang)))
+    if fmt == "html":
+        context = {
+            "lang": lang, "layer": layer, "features": page.features, "matched": page.matched,
+            "first": start + 1, "last": start + len(page.features),
+            "next_href": next_href, "prev_href": prev_href,
+        }
+        return templates.TemplateResponse(request, "items.html", context)
+    tail = orjson.dumps({
+        "numberMatched": page.matched,
+        "numberReturned": len(page.features),
+        "timeStamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "links": links,
+    })
+    body = b'{"type":"FeatureCollection","features":[' + b",".join(page.encoded) + b"]," + tail[1:]
+    return Response(body, media_type=GEOJSON, headers={"Content-Language": lang})
+
+
+@router.get(
+    "/collections/{collection_id}/items/{feature_id}",
+    summary="One feature",
+    response_class=Response,
+    responses={200: {"content": {GEOJSON: {}, "text/html": {}}}},
+)
+def item(
+    collection_id: str,
+    feature_id: str,
+    request: Request,
+    catalog: CatalogDep,
+    templates: TemplatesDep,
+    lang: LangDep,
+    f: str | None = Query(None, description="json (GeoJSON, default) or html"),
+) -> Response:
+    """One feature of a collection."""
+    layer = catalog.collection(collection_id)
+    assert layer.source is not None
+    feature = layer.source.get(feature_id)
+    if choose_format(request) == "html":
+        return templates.TemplateResponse(
+            request, "item.html", {"lang": lang, "layer": layer, "feature": feature}
+        )
+    root = base_url(request)
+    href = f"{root}/collections/{layer.id}/items/{feature_id}"
+    body = feature.to_geojson()
+    body["links"] = [
+        _link(href, "self", GEOJSON, feature_id),
+        _link(f"{href}?f=html", "alternate", "text/html", feature_id),
+        _link(f"{root}/collections/{layer.id}", "collection", "application/json",
+              layer.spec.title(lang)),
+    ]
+    return _json(body, GEOJSON, lang)
+
+
+@router.get("/api", summary="This API's OpenAPI definition", include_in_schema=False)
+def api(request: Request, templates: TemplatesDep, lang: LangDep) -> Response:
+    """The OpenAPI definition, as JSON or as a readable page."""
+    spec = request.app.openapi()
+    if choose_format(request) == "html":
+        return templates.TemplateResponse(request, "api.html", {"lang": lang, "spec": spec})
+    return JSONResponse(spec, media_type=OPENAPI_JSON)

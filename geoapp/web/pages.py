@@ -1,0 +1,53 @@
+"""The public map at ``/`` (and the OGC landing document for clients asking for JSON)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+from starlette.requests import Request
+from starlette.responses import Response
+
+from geoapp.catalog.registry import Layer
+from geoapp.i18n import t
+from geoapp.maps import symbols
+from geoapp.maps.builder import build_map
+from geoapp.web.context import CatalogDep, LangDep, SettingsDep, TemplatesDep
+from geoapp.web.negotiation import choose_format
+from geoapp.web.ogc import _json, landing
+
+router = APIRouter()
+
+
+def _symbol(layer: Layer) -> str:
+    return symbols.data_uri(layer.spec.style.symbol, layer.spec.style.color)
+
+
+@router.get("/", summary="Landing page (JSON) or the public map (HTML)")
+def home(
+    request: Request,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    templates: TemplatesDep,
+    lang: LangDep,
+    f: str | None = Query(None, description="html (the map, default for browsers) or json"),
+) -> Response:
+    """The public map for people; the OGC API landing page for clients asking for JSON."""
+    if choose_format(request, default="html") == "json":
+        return _json(landing(request, catalog, lang), lang=lang)
+    parts = build_map(catalog, settings, request.app.state.assets, lang, settings.base_url)
+    wifi_count = ""
+    if any(layer.id == "shelters" for layer in catalog.collections()):
+        n, total = catalog.count_with_wifi("shelters")
+        wifi_count = t("shelters_with_wifi", lang, n=n, total=total)
+        if catalog.sample_data_loaded:
+            wifi_count += f"（{t('sample', lang)}）" if lang == "ja" else f" ({t('sample', lang)})"
+    return templates.TemplateResponse(
+        request,
+        "map.html",
+        {"map": parts, "catalog": catalog, "symbol": _symbol, "wifi_count": wifi_count},
+    )
+
+
+@router.get("/healthz", include_in_schema=False)
+def health(catalog: CatalogDep) -> dict[str, object]:
+    """Liveness for load balancers: the catalogue is loaded."""
+    return {"status": "ok", "layers": [layer.id for layer in catalog]}

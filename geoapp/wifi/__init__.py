@@ -1,0 +1,1 @@
+"""Public Wi-Fi: the recommended-format list, its import, and matching to facilities."""
