@@ -3,6 +3,8 @@
 (function () {
   "use strict";
 
+  var layers = {};  // by layer id: lets tests and page scripts reach each layer
+
   var AccessibleIcon = L.Icon.extend({
     // Leaflet gives keyboard markers role="button"; give each a name screen readers announce.
     createIcon: function (old) {
@@ -64,6 +66,7 @@
                                attribution: cfg.attribution })
       : L.featureGroup([], { attribution: cfg.attribution });
     group.geoappConfig = cfg;
+    layers[cfg.id] = group;
     group.geoappData = L.geoJSON(null, {
       style: function () {
         return { color: cfg.color, weight: cfg.weight, fill: cfg.fill, fillOpacity: 0.15 };
@@ -99,6 +102,7 @@
           fresh.eachLayer(function (layer) { group.addLayer(layer); });
           var next = (body.links || []).filter(function (l) { return l.rel === "next"; })[0];
           if (next) { return page(next.href); }
+          group.geoappLoaded = true;
           group.fire("geoapp:loaded", { count: group.getLayers().length });
           document.dispatchEvent(new CustomEvent("geoapp:layer-loaded",
             { detail: { id: cfg.id, count: group.getLayers().length } }));
@@ -118,5 +122,5 @@
     window.geoappMap = map;
   }
 
-  window.geoapp = { featureLayer: featureLayer, load: load, setupMap: setupMap };
+  window.geoapp = { featureLayer: featureLayer, load: load, setupMap: setupMap, layers: layers };
 })();
