@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -177,6 +178,36 @@ def _check_datetime(text: str) -> None:
             raise InvalidParameter("datetime", f"{part!r} is not an RFC 3339 date-time") from None
 
 
+@dataclass(frozen=True)
+class _Paging:
+    """Links of one items page, and the next/prev hrefs the HTML pager shows."""
+
+    links: list[dict[str, str]]
+    next_href: str | None
+    prev_href: str | None
+
+
+def _paging(request: Request, layer: Layer, fmt: str, start: int, size: int, matched: int,
+            lang: Lang) -> _Paging:
+    path = f"/collections/{layer.id}/items"
+    page_type = GEOJSON if fmt == "json" else "text/html"
+    links = [
+        _link(url_with(request, path), "self", page_type, layer.spec.title(lang)),
+        _link(url_with(request, path, f="html"), "alternate", "text/html", t("list_view", lang)),
+        _link(url_with(request, path, f="json"), "alternate", GEOJSON, "GeoJSON"),
+        _link(f"{base_url(request)}/collections/{layer.id}", "collection", "application/json",
+              layer.spec.title(lang)),
+    ]
+    next_href = prev_href = None
+    if start + size < matched:
+        next_href = url_with(request, path, offset=start + size, limit=size)
+        links.append(_link(next_href, "next", page_type, t("next_page", lang)))
+    if start > 0:
+        prev_href = url_with(request, path, offset=max(0, start - size), limit=size)
+        links.append(_link(prev_href, "prev", page_type, t("prev_page", lang)))
+    return _Paging(links, next_href, prev_href)
+
+
 @router.get(
     "/collections/{collection_id}/items",
     summary="Features of a collection",
@@ -193,7 +224,7 @@ def items(
     bbox: str | None = Query(None, description="minLon,minLat,maxLon,maxLat (CRS84)"),
     limit: str | None = Query(None, description="page size; clamped to the maximum"),
     offset: str | None = Query(None, description="features to skip"),
-    datetime_: str | None = Query(None, alias="datetime", description="RFC 3339 instant or interval"),
+    datetime_: str | None = Query(None, alias="datetime", description="RFC 3339 instant/interval"),
     f: str | None = Query(None, description="json (GeoJSON, default) or html"),
 ) -> Response:
     """Features of a collection, filtered by bbox and by property values, one page at a time."""
@@ -202,39 +233,25 @@ def items(
     fmt = choose_format(request)
     filters = _check_params(request, layer)
     box = parse_bbox(bbox) if bbox else None
-    size = parse_limit(limit, default=settings.items_default_limit, maximum=settings.items_max_limit)
+    size = parse_limit(limit, default=settings.items_default_limit,
+                       maximum=settings.items_max_limit)
     start = parse_int("offset", offset, default=0, minimum=0)
     page = layer.source.query(bbox=box, filters=filters, limit=size, offset=start)
-    path = f"/collections/{layer.id}/items"
-    links = [
-        _link(url_with(request, path), "self", GEOJSON if fmt == "json" else "text/html", "this page"),
-        _link(url_with(request, path, f="html"), "alternate", "text/html", t("list_view", lang)),
-        _link(url_with(request, path, f="json"), "alternate", GEOJSON, "GeoJSON"),
-        _link(f"{base_url(request)}/collections/{layer.id}", "collection", "application/json",
-              layer.spec.title(lang)),
-    ]
-    next_href = prev_href = None
-    if start + size < page.matched:
-        next_href = url_with(request, path, offset=start + size, limit=size)
-        links.append(_link(next_href, "next", GEOJSON if fmt == "json" else "text/html",
-                           t("next_page", lang)))
-    if start > 0:
-        prev_href = url_with(request, path, offset=max(0, start - size), limit=size)
-        links.append(_link(prev_href, "prev", GEOJSON if fmt == "json" else "text/html",
-                           t("prev_page", lang)))
+    paging = _paging(request, layer, fmt, start, size, page.matched, lang)
     if fmt == "html":
         context = {
-            "lang": lang, "layer": layer, "features": page.features, "matched": page.matched,
+            "layer": layer, "features": page.features, "matched": page.matched,
             "first": start + 1, "last": start + len(page.features),
-            "next_href": next_href, "prev_href": prev_href,
+            "next_href": paging.next_href, "prev_href": paging.prev_href,
         }
         return templates.TemplateResponse(request, "items.html", context)
     tail = orjson.dumps({
         "numberMatched": page.matched,
         "numberReturned": len(page.features),
         "timeStamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "links": links,
+        "links": paging.links,
     })
+    # Features were encoded once at start-up; a page is a join of their bytes.
     body = b'{"type":"FeatureCollection","features":[' + b",".join(page.encoded) + b"]," + tail[1:]
     return Response(body, media_type=GEOJSON, headers={"Content-Language": lang})
 

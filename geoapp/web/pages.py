@@ -31,7 +31,8 @@ def home(
     f: str | None = Query(None, description="html (the map, default for browsers) or json"),
 ) -> Response:
     """The public map for people; the OGC API landing page for clients asking for JSON."""
-    if choose_format(request, default="html") == "json":
+    # Browsers ask for text/html first; API clients send JSON or */* (OWSLib) and get JSON.
+    if choose_format(request) == "json":
         return _json(landing(request, catalog, lang), lang=lang)
     parts = build_map(catalog, settings, request.app.state.assets, lang, settings.base_url)
     wifi_count = ""
