@@ -51,10 +51,51 @@ class ImportRejected(GeoappError):
     title = "Import rejected"
 
 
+class InvalidInput(GeoappError):
+    """Submitted data (a form or API body) fails validation; ``field`` names the culprit."""
+
+    title = "Invalid input"
+
+    def __init__(self, field: str, detail: str, *, detail_ja: str | None = None) -> None:
+        super().__init__(detail)
+        self.field = field
+        self.detail_ja = detail_ja or detail
+
+
+class PhotoRejected(InvalidInput):
+    """A photo cannot be used: not an image, truncated, too large, a decompression bomb."""
+
+    title = "Photo rejected"
+
+    def __init__(self, index: int, reason: str, detail: str, detail_ja: str) -> None:
+        super().__init__(f"photos[{index}]", detail, detail_ja=detail_ja)
+        self.index = index
+        self.reason = reason  # a stable code: not_an_image, too_large, truncated, too_many_pixels
+
+
+class Conflict(GeoappError):
+    """The request clashes with the current state (e.g. an idempotency key reused)."""
+
+    title = "Conflict"
+
+
+class RateLimited(GeoappError):
+    """Too many submissions from one client; ``retry_after`` is in seconds."""
+
+    title = "Too many requests"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 #: The one table from error to HTTP status (most specific class first wins via MRO).
 STATUS_CODES: dict[type[GeoappError], int] = {
     InvalidParameter: 400,
+    InvalidInput: 422,
     NotFound: 404,
+    Conflict: 409,
+    RateLimited: 429,
     NotAcceptable: 406,
     ImportRejected: 422,
     LayerConfigError: 500,
