@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.middleware.gzip import GZipMiddleware
 
 from geoapp import __version__
 from geoapp.catalog.registry import Catalog
+from geoapp.photos.media import MediaStore
+from geoapp.reports.boundary import CityBoundary
+from geoapp.reports.layer import ReportSource
+from geoapp.reports.service import ReportService
 from geoapp.settings import Settings
-from geoapp.web import assets, ogc, pages, problems
+from geoapp.store.engine import migrate, open_engine
+from geoapp.store.reports import ReportStore
+from geoapp.web import assets, ogc, pages, problems, reports
+from geoapp.web.ratelimit import RateLimiter
 from geoapp.web.templating import make_templates
+from geoapp.yamlfile import read_yaml
 
 
 def _openapi(app: FastAPI, settings: Settings) -> dict:
@@ -32,6 +44,36 @@ def _openapi(app: FastAPI, settings: Settings) -> dict:
     return schema
 
 
+def open_reference_store(settings: Settings) -> ReportStore:
+    """Open the database, migrate it, and add any missing categories, departments, states."""
+    engine = open_engine(settings.database)
+    migrate(engine)
+    store = ReportStore(engine)
+    store.seed(read_yaml(settings.reports_yaml))
+    return store
+
+
+#: How often the service sweeps photo files that no report refers to.
+SWEEP_EVERY_SECONDS = 3600.0
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Sweep orphan photos now and then while serving; close the database at the end."""
+
+    async def sweeper() -> None:
+        while True:
+            await asyncio.to_thread(app.state.reports.sweep_media)
+            await asyncio.sleep(SWEEP_EVERY_SECONDS)
+
+    task = asyncio.create_task(sweeper())
+    try:
+        yield
+    finally:
+        task.cancel()
+        app.state.reports.store.engine.dispose()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build geoapp: load and check every layer, then wire routes, templates and assets."""
     settings = settings or Settings()
@@ -42,16 +84,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url=None,  # served at /api by geoapp.web.ogc, as OGC API asks
         docs_url=None,  # Swagger UI would load from a CDN; /api?f=html renders instead
         redoc_url=None,
+        lifespan=_lifespan,
     )
     app.state.settings = settings
+    store = open_reference_store(settings)
+    app.state.reports = ReportService(
+        store, MediaStore(settings.media),
+        CityBoundary(settings.geo_dir / "shibata_boundary_n03.geojson"),
+    )
+    app.state.rate_limiter = RateLimiter(settings.report_rate_limit, settings.report_rate_window)
     # Built here, not per request: a bad layer file stops start-up with a clear message.
-    app.state.catalog = Catalog.build(settings.layers_dir, settings.geo_dir, settings.data_dir)
+    app.state.catalog = Catalog.build(settings.layers_dir, settings.geo_dir, settings.data_dir,
+                                      reports=ReportSource(store, settings.base_url))
     app.state.assets = assets.Assets.discover(settings.vendor_dir)
     app.state.templates = make_templates(settings.templates_dir)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     problems.install(app)
     app.include_router(pages.router)
     app.include_router(ogc.router)
+    app.include_router(reports.router)
     app.include_router(assets.router)
     app.openapi = lambda: _openapi(app, settings)  # type: ignore[method-assign]
     return app

@@ -14,8 +14,11 @@ cli = typer.Typer(help="geoapp: Shibata City's public map service.", no_args_is_
 layers_cli = typer.Typer(help="Map layer declarations (layers/*.yaml).", no_args_is_help=True)
 wifi_cli = typer.Typer(help="The public Wi-Fi list (公衆無線LANアクセスポイント一覧).",
                        no_args_is_help=True)
+store_cli = typer.Typer(help="The database (SQLite or PostGIS) and the photo store.",
+                        no_args_is_help=True)
 cli.add_typer(layers_cli, name="layers")
 cli.add_typer(wifi_cli, name="wifi")
+cli.add_typer(store_cli, name="store")
 
 
 def _settings() -> Settings:
@@ -50,11 +53,15 @@ def serve(
 @layers_cli.command("validate")
 def layers_validate() -> None:
     """Check every layer declaration and load its data; exit 1 on any problem."""
+    from geoapp.app import open_reference_store
     from geoapp.catalog.registry import Catalog
+    from geoapp.reports.layer import ReportSource
 
     settings = _settings()
     try:
-        catalog = Catalog.build(settings.layers_dir, settings.geo_dir, settings.data_dir)
+        reports = ReportSource(open_reference_store(settings), settings.base_url)
+        catalog = Catalog.build(settings.layers_dir, settings.geo_dir, settings.data_dir,
+                                reports=reports)
     except GeoappError as exc:
         typer.echo(exc.detail, err=True)
         raise typer.Exit(1) from None
@@ -95,6 +102,45 @@ def wifi_reset() -> None:
 
     removed = reset(_settings().data_dir)
     typer.echo("imported list removed; the sample is served" if removed else "no imported list")
+
+
+@store_cli.command("migrate")
+def store_migrate() -> None:
+    """Bring the database schema to the newest revision (the service also does it on start)."""
+    from geoapp.store.engine import current_revision, migrate, open_engine
+
+    settings = _settings()
+    engine = open_engine(settings.database)
+    migrate(engine)
+    typer.echo(f"{engine.dialect.name}: schema at revision {current_revision(engine)}")
+
+
+@store_cli.command("seed")
+def store_seed(
+    update: bool = typer.Option(False, help="Also overwrite rows that exist (edits are lost)."),
+) -> None:
+    """Load departments, categories and states from data/reports.yaml."""
+    from geoapp.store.engine import migrate, open_engine
+    from geoapp.store.reports import ReportStore
+    from geoapp.yamlfile import read_yaml
+
+    settings = _settings()
+    engine = open_engine(settings.database)
+    migrate(engine)
+    changed = ReportStore(engine).seed(read_yaml(settings.reports_yaml), update=update)
+    typer.echo(", ".join(f"{table}: {n} written" for table, n in changed.items()))
+
+
+@store_cli.command("sweep")
+def store_sweep(
+    older_than: float = typer.Option(3600, help="Keep unreferenced files younger than this (s)."),
+) -> None:
+    """Remove photo files no report refers to (left by interrupted submissions)."""
+    from geoapp.app import create_app
+
+    service = create_app(_settings()).state.reports
+    removed = service.sweep_media(older_than_seconds=older_than)
+    typer.echo(f"removed {len(removed)} unreferenced photo files")
 
 
 def main() -> None:

@@ -33,6 +33,16 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / "var",
         description="Writable folder for imported datasets (and, later, the store and photos).",
     )
+    database_url: str = Field(
+        default="",
+        description="sqlite:///path or postgresql+psycopg://…; empty: SQLite in data_dir.",
+    )
+    media_dir: Path | None = Field(
+        default=None, description="Folder of processed photos; default data_dir/media."
+    )
+    reports_yaml: Path = PROJECT_ROOT / "data" / "reports.yaml"
+    report_rate_limit: int = Field(default=10, ge=1, description="Submissions per window.")
+    report_rate_window: int = Field(default=600, ge=1, description="Seconds.")
     tile_url: str = GSI_PALE_TILES
     tile_attribution: str = GSI_TILES_CREDIT
     tile_max_zoom: int = Field(default=18, ge=1, le=22)
@@ -45,6 +55,23 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @property
+    def database(self) -> str:
+        """The database URL in force (the embedded SQLite file unless one is configured)."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'geoapp.sqlite3'}"
+
+    @property
+    def media(self) -> Path:
+        """The media folder in force."""
+        return self.media_dir or self.data_dir / "media"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_engine(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite:///", "postgresql")):
+            raise ValueError("database_url must start with sqlite:/// or postgresql")
+        return value
 
     @field_validator("tile_url")
     @classmethod

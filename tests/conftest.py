@@ -12,19 +12,97 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
+import yaml
 from fastapi.testclient import TestClient
 
 from geoapp.app import create_app
+from geoapp.photos.media import MediaStore
+from geoapp.reports.boundary import CityBoundary
+from geoapp.reports.service import ReportService
 from geoapp.settings import Settings
+from geoapp.store.engine import migrate, open_engine
+from geoapp.store.reports import ReportStore
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
+
+
+#: The PostgreSQL server the suite may create databases on (trust auth on this machine).
+POSTGRES_ADMIN_URL = os.environ.get(
+    "GEOAPP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(scope="session")
+def postgis_url() -> Iterator[str]:
+    """A fresh PostGIS database for this test run, migrated, dropped at the end."""
+    name = f"geoapp_test_{os.getpid()}"
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    engine = open_engine(url)
+    migrate(engine)
+    engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+def _empty_postgis(url: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "TRUNCATE report_photos, reports, categories, statuses, departments "
+            "RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgis"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each store test runs on both engines: an SQLite file, then the PostGIS database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'geoapp.sqlite3'}"
+    url = request.getfixturevalue("postgis_url")
+    _empty_postgis(url)
+    return url
+
+
+REFERENCE_DATA = yaml.safe_load((ROOT / "data" / "reports.yaml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[ReportStore]:
+    """A migrated, seeded report store on each engine in turn."""
+    engine = open_engine(database_url)
+    migrate(engine)
+    report_store = ReportStore(engine)
+    report_store.seed(REFERENCE_DATA)
+    yield report_store
+    engine.dispose()
+
+
+@pytest.fixture
+def service(store: ReportStore, tmp_path: Path) -> ReportService:
+    """The report service over each engine, with a media folder of its own."""
+    boundary = CityBoundary(ROOT / "data" / "geo" / "shibata_boundary_n03.geojson")
+    return ReportService(store, MediaStore(tmp_path / "media"), boundary)
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Settings for a fresh geoapp whose writable data lives in a temporary folder."""
     return Settings(environment="test", data_dir=tmp_path / "var")
+
+
+@pytest.fixture
+def engine_client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
+    """A client of a geoapp on each engine in turn."""
+    settings = Settings(environment="test", data_dir=tmp_path / "var", database_url=database_url)
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
 
 
 @pytest.fixture

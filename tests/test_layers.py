@@ -9,11 +9,12 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from geoapp.app import create_app
 from geoapp.catalog.loader import load_specs
 from geoapp.catalog.registry import Catalog
 from geoapp.cli import cli
 from geoapp.errors import LayerConfigError
-from geoapp.settings import PROJECT_ROOT
+from geoapp.settings import PROJECT_ROOT, Settings
 
 LAYERS = PROJECT_ROOT / "layers"
 GEO = PROJECT_ROOT / "data" / "geo"
@@ -28,17 +29,20 @@ def test_every_layer_file_declares_what_the_map_needs(path):
         assert spec.properties and spec.label_property
 
 
-def test_the_catalogue_loads_the_real_shibata_data():
-    catalog = Catalog.build(LAYERS, GEO, PROJECT_ROOT / "var-unused")
+@pytest.fixture
+def catalog(settings) -> Catalog:
+    return create_app(settings).state.catalog
+
+
+def test_the_catalogue_loads_the_real_shibata_data(catalog):
     counts = {layer.id: len(layer.source) for layer in catalog if layer.source is not None}
     assert counts == {"boundary": 1, "shelters": 59, "evacuation_sites": 59,
-                      "community_centres": 7, "wifi": 10}
+                      "community_centres": 7, "wifi": 10, "reports": 0}
     boundary = catalog.collection("boundary").source.features[0]
     assert len(boundary.geometry["coordinates"][0]) == 7668  # the full N03 ring, not simplified
 
 
-def test_hazard_overlays_are_off_by_default_and_credited():
-    catalog = Catalog.build(LAYERS, GEO, PROJECT_ROOT / "var-unused")
+def test_hazard_overlays_are_off_by_default_and_credited(catalog):
     overlays = [layer for layer in catalog if layer.spec.is_tiles]
     assert {layer.id for layer in overlays} == {"hazard_flood", "hazard_landslide"}
     for layer in overlays:
@@ -46,8 +50,7 @@ def test_hazard_overlays_are_off_by_default_and_credited():
         assert "ハザードマップポータルサイト" in layer.spec.credit.text.ja
 
 
-def test_community_centres_are_labelled_provisional():
-    catalog = Catalog.build(LAYERS, GEO, PROJECT_ROOT / "var-unused")
+def test_community_centres_are_labelled_provisional(catalog):
     spec = catalog.collection("community_centres").spec
     assert spec.provisional and "暫定" in spec.title.ja
 
@@ -101,10 +104,12 @@ def test_the_validate_command_fails_on_a_broken_file(monkeypatch, tmp_path):
     assert "broken.yaml: not valid YAML" in result.output
 
 
-def test_the_app_refuses_to_start_with_a_broken_layer(tmp_path):
-    from geoapp.app import create_app
-    from geoapp.settings import Settings
+def test_the_reports_layer_cannot_be_built_without_the_store():
+    with pytest.raises(LayerConfigError, match="needs the store"):
+        Catalog.build(LAYERS, GEO, PROJECT_ROOT / "var-unused")
 
+
+def test_the_app_refuses_to_start_with_a_broken_layer(tmp_path):
     layers = _copy_layers(tmp_path)
     _edit(layers / "wifi.yaml", public="maybe")
     with pytest.raises(LayerConfigError, match="wifi.yaml"):

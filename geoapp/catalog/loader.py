@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from geoapp.catalog.spec import GeoJSONSource, LayerSpec, WifiSource
 from geoapp.errors import LayerConfigError
+from geoapp.yamlfile import read_yaml
 
 
 def _describe(error: ValidationError) -> str:
@@ -28,7 +29,7 @@ def load_specs(layers_dir: Path, geo_dir: Path) -> list[LayerSpec]:
         raise LayerConfigError(f"no layer declarations (*.yaml) in {layers_dir}")
     for path in files:
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = read_yaml(path)
             spec = LayerSpec.model_validate(data)
         except yaml.YAMLError as exc:
             problems.append(f"{path.name}: not valid YAML ({exc})")

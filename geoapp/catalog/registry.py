@@ -6,18 +6,45 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
 from geoapp.catalog.loader import load_specs
-from geoapp.catalog.spec import GeoJSONSource, LayerSpec, PropertySpec, WifiSource
+from geoapp.catalog.spec import (
+    GeoJSONSource,
+    LayerSpec,
+    PropertySpec,
+    ReportsSource,
+    WifiSource,
+)
 from geoapp.errors import LayerConfigError, NotFound
-from geoapp.features.source import Feature, MemorySource
+from geoapp.features.source import BBox, Feature, MemorySource, Page
 from geoapp.wifi.dataset import ActiveWifi, load_active
 from geoapp.wifi.matching import Facility, match
 
 _TRUE = {"1", "有", "true", "yes", "○", "◯", "y"}
+
+
+class FeatureSource(Protocol):
+    """What a collection needs of its data: a query, one feature, an extent, a count."""
+
+    def query(self, *, bbox: BBox | None = None, filters: dict[str, str] | None = None,
+              limit: int, offset: int = 0) -> Page:
+        """Features in ``bbox`` whose properties equal ``filters``, one page of them."""
+
+    def get(self, feature_id: str) -> Feature:
+        """One feature; NotFound if there is none."""
+
+    @property
+    def extent(self) -> BBox | None:
+        """The bbox of all features."""
+
+    @property
+    def features(self) -> list[Feature]:
+        """Every feature."""
+
+    def __len__(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -25,7 +52,7 @@ class Layer:
     """A declared layer ready to serve: its declaration, its features, and their state."""
 
     spec: LayerSpec
-    source: MemorySource | None  # None for raster overlays
+    source: FeatureSource | None  # None for raster overlays
     updated: str
     sample: bool
 
@@ -99,8 +126,12 @@ class Catalog:
         self.wifi = wifi
 
     @classmethod
-    def build(cls, layers_dir: Path, geo_dir: Path, data_dir: Path) -> Catalog:
-        """Load, check and index every declared layer; LayerConfigError if any is unusable."""
+    def build(cls, layers_dir: Path, geo_dir: Path, data_dir: Path,
+              reports: FeatureSource | None = None) -> Catalog:
+        """Load, check and index every declared layer; LayerConfigError if any is unusable.
+
+        ``reports`` is the live source behind a layer declared with ``type: reports``.
+        """
         specs = load_specs(layers_dir, geo_dir)
         raws: dict[str, list[_Raw]] = {}
         updated: dict[str, str] = {}
@@ -120,7 +151,12 @@ class Catalog:
         ssids_by_facility = cls._match_wifi(specs, raws, wifi)
         layers = []
         for spec in specs:
-            source_features = None
+            source_features: FeatureSource | None = None
+            if isinstance(spec.source, ReportsSource):
+                if reports is None:
+                    raise LayerConfigError(f"layer {spec.id}: the reports source needs the store")
+                layers.append(Layer(spec, reports, "", sample=False))
+                continue
             if spec.id in raws:
                 features = [
                     cls._publish(spec, raw, ssids_by_facility) for raw in raws[spec.id]

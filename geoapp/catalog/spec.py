@@ -43,6 +43,12 @@ class WifiSource(_Strict):
     sample_path: str  # recommended-format CSV in data/geo/, used until a real list is imported
 
 
+class ReportsSource(_Strict):
+    """The residents' reports in the store (the public ones only)."""
+
+    type: Literal["reports"]
+
+
 class TileSource(_Strict):
     """Raster XYZ tiles drawn over the base map (hazard overlays)."""
 
@@ -61,7 +67,9 @@ class TileSource(_Strict):
         return self
 
 
-Source = Annotated[GeoJSONSource | WifiSource | TileSource, Field(discriminator="type")]
+Source = Annotated[
+    GeoJSONSource | WifiSource | ReportsSource | TileSource, Field(discriminator="type")
+]
 
 PropertyType = Literal["string", "integer", "number", "boolean"]
 
@@ -84,6 +92,18 @@ class Style(_Strict):
     weight: int = Field(default=2, ge=0, le=10)
     cluster: bool = False
     show: bool = True  # drawn when the page opens
+    # Colour points by a property's value (e.g. report state); others keep `color`.
+    color_by: str | None = None
+    colors: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _colours(self) -> Style:
+        for value, colour in self.colors.items():
+            if not _COLOUR.match(colour):
+                raise ValueError(f"colour {colour!r} for {value!r} must look like #12ab34")
+        if self.colors and not self.color_by:
+            raise ValueError("colors needs color_by (the property they depend on)")
+        return self
 
 
 class Credit(_Strict):
@@ -106,6 +126,8 @@ class LayerSpec(_Strict):
     source: Source
     marker_label: Text | None = None  # prefix of each marker's text alternative
     label_property: str | None = None  # the property naming a feature
+    link_property: str | None = None  # a property holding the feature's own page URL
+    image_property: str | None = None  # a property holding a thumbnail URL for popups
     properties: list[PropertySpec] = Field(default_factory=list)
     enrich: list[Literal["wifi"]] = Field(default_factory=list)
     style: Style = Style()
@@ -129,8 +151,12 @@ class LayerSpec(_Strict):
         for prop in self.properties:
             if prop.source is None and prop.key not in derived:
                 raise ValueError(f"property {prop.key!r} needs a source field")
-        if self.label_property is not None and self.label_property not in keys:
-            raise ValueError(f"label_property {self.label_property!r} is not a declared property")
+        for name in ("label_property", "link_property", "image_property"):
+            value = getattr(self, name)
+            if value is not None and value not in keys:
+                raise ValueError(f"{name} {value!r} is not a declared property")
+        if self.style.color_by is not None and self.style.color_by not in keys:
+            raise ValueError(f"style.color_by {self.style.color_by!r} is not a declared property")
         if not self.is_tiles and not self.properties:
             raise ValueError("a feature layer must declare the properties it shows")
         if self.provisional and self.provisional_note is None:

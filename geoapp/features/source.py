@@ -48,7 +48,7 @@ class Page:
     matched: int
 
 
-def _filter_key(value: Any) -> str:
+def filter_key(value: Any) -> str:
     """How a property value compares with a filter given as text in a URL."""
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -85,7 +85,7 @@ class MemorySource:
         self._encoded = [orjson.dumps(f.to_geojson()) for f in self.features]
         keys = {key for f in self.features for key in f.properties}
         self._values = {
-            key: np.array([_filter_key(f.properties.get(key)) for f in self.features], dtype=object)
+            key: np.array([filter_key(f.properties.get(key)) for f in self.features], dtype=object)
             for key in keys
         }
 

@@ -1,0 +1,1 @@
+"""Photos residents attach to reports: checked, re-encoded without metadata, stored by hash."""

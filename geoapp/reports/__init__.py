@@ -1,0 +1,1 @@
+"""Road-damage reports: validating, storing and finding them (no HTTP here)."""

@@ -1,0 +1,1 @@
+"""The store: one interface over two engines (SQLite embedded, PostgreSQL + PostGIS)."""

@@ -1,0 +1,228 @@
+"""The report store: one interface over SQLite and PostGIS.
+
+Callers hand over plain values and get records back; which engine runs is known only
+here, in the one function that asks the spatial index for candidates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from geoapp.errors import Conflict, NotFound
+from geoapp.features.source import BBox
+from geoapp.store.records import Category, Contact, Department, NewReport, Photo, Report, Status
+from geoapp.store.schema import categories, departments, report_photos, reports, statuses
+
+_PUBLIC_COLUMNS = [
+    reports.c.id, reports.c.category_code, reports.c.status_code, reports.c.description,
+    reports.c.lon, reports.c.lat, reports.c.attributes, reports.c.supporters, reports.c.lang,
+    reports.c.source, reports.c.created_at, reports.c.updated_at,
+]
+
+
+class DuplicateIdempotencyKey(Conflict):
+    """Another report was stored with the same idempotency key first."""
+
+
+class ReportStore:
+    """Reports, their photos, and the category, department and state tables."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    @property
+    def engine_name(self) -> str:
+        """'sqlite' or 'postgresql': for logs and health checks only."""
+        return self.engine.dialect.name
+
+    # -- reference data -------------------------------------------------------------------
+
+    def seed(self, data: Mapping[str, Any], *, update: bool = False) -> dict[str, int]:
+        """Add missing departments, categories and states from ``data``; never deletes.
+
+        With ``update``, rows that exist are overwritten too (edits made since are lost).
+        """
+        rows = {
+            departments: [
+                {"code": d["code"], "name_ja": d["name_ja"], "name_en": d["name_en"]}
+                for d in data.get("departments", [])
+            ],
+            statuses: [
+                {"code": s["code"], "name_ja": s["name_ja"], "name_en": s["name_en"],
+                 "public_group": s["group"], "is_open": bool(s["open"]),
+                 "sort_order": s.get("order", 100)}
+                for s in data.get("statuses", [])
+            ],
+            categories: [
+                {"code": c["code"], "department_code": c["department"],
+                 "name_ja": c["name_ja"], "name_en": c["name_en"],
+                 "requires_photo": bool(c.get("requires_photo", False)),
+                 "season": c.get("season"), "attributes": c.get("attributes", []),
+                 "active": bool(c.get("active", True)), "sort_order": c.get("order", 100)}
+                for c in data.get("categories", [])
+            ],
+        }
+        changed = {}
+        with self.engine.begin() as conn:
+            for table in (departments, statuses, categories):
+                existing = set(conn.execute(sa.select(table.c.code)).scalars())
+                changed[table.name] = 0
+                for row in rows[table]:
+                    if row["code"] not in existing:
+                        conn.execute(table.insert().values(**row))
+                    elif update:
+                        conn.execute(table.update().where(table.c.code == row["code"])
+                                     .values(**row))
+                    else:
+                        continue
+                    changed[table.name] += 1
+        return changed
+
+    def departments(self) -> list[Department]:
+        """Every department."""
+        with self.engine.connect() as conn:
+            return [Department(**r._mapping) for r in conn.execute(sa.select(departments))]
+
+    def categories(self, *, active_only: bool = True) -> list[Category]:
+        """Categories in display order."""
+        query = sa.select(categories).order_by(categories.c.sort_order, categories.c.code)
+        if active_only:
+            query = query.where(categories.c.active.is_(True))
+        with self.engine.connect() as conn:
+            return [Category(**r._mapping) for r in conn.execute(query)]
+
+    def statuses(self) -> list[Status]:
+        """States in workflow order."""
+        query = sa.select(statuses).order_by(statuses.c.sort_order)
+        with self.engine.connect() as conn:
+            return [Status(**r._mapping) for r in conn.execute(query)]
+
+    # -- reports --------------------------------------------------------------------------
+
+    def insert(self, new: NewReport, *, status_code: str, now: datetime) -> Report:
+        """Store a report and its photos in one transaction: all of it, or none."""
+        values = {
+            "category_code": new.category_code, "status_code": status_code,
+            "description": new.description, "lon": new.lon, "lat": new.lat,
+            "attributes": new.attributes, "supporters": 0,
+            "reporter_name": new.reporter_name, "reporter_email": new.reporter_email,
+            "lang": new.lang, "source": new.source,
+            "idempotency_key": new.idempotency_key, "request_hash": new.request_hash,
+            "created_at": now, "updated_at": now,
+        }
+        try:
+            with self.engine.begin() as conn:
+                report_id = conn.execute(
+                    reports.insert().values(**values).returning(reports.c.id)
+                ).scalar_one()
+                if new.photos:
+                    conn.execute(report_photos.insert(), [
+                        {"report_id": report_id, "position": i, "media_key": p.media_key,
+                         "thumb_key": p.thumb_key, "width": p.width, "height": p.height}
+                        for i, p in enumerate(new.photos)
+                    ])
+        except IntegrityError as exc:
+            if new.idempotency_key and self.by_idempotency_key(new.idempotency_key):
+                raise DuplicateIdempotencyKey("idempotency key already used") from exc
+            raise
+        return self.get(report_id)
+
+    def get(self, report_id: int) -> Report:
+        """One report; NotFound if there is none."""
+        found = self._load(sa.select(*_PUBLIC_COLUMNS).where(reports.c.id == report_id))
+        if not found:
+            raise NotFound(f"no report {report_id}")
+        return found[0]
+
+    def contact(self, report_id: int) -> Contact:
+        """The reporter's name and e-mail (staff only)."""
+        query = sa.select(reports.c.reporter_name, reports.c.reporter_email).where(
+            reports.c.id == report_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            raise NotFound(f"no report {report_id}")
+        return Contact(name=row.reporter_name, email=row.reporter_email)
+
+    def by_idempotency_key(self, key: str) -> tuple[Report, str | None] | None:
+        """The report stored under an idempotency key, with its request hash."""
+        query = sa.select(reports.c.id, reports.c.request_hash).where(
+            reports.c.idempotency_key == key)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return (self.get(row.id), row.request_hash) if row else None
+
+    def add_supporter(self, report_id: int, now: datetime) -> Report:
+        """Count one more resident affected by an open report ('me too')."""
+        open_codes = [s.code for s in self.statuses() if s.is_open]
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                reports.update()
+                .where(reports.c.id == report_id, reports.c.status_code.in_(open_codes))
+                .values(supporters=reports.c.supporters + 1, updated_at=now)
+            ).rowcount
+        if not done:
+            self.get(report_id)  # NotFound when it does not exist at all
+            raise Conflict(f"report {report_id} is no longer open")
+        return self.get(report_id)
+
+    def in_bbox(
+        self,
+        bbox: BBox | None,
+        *,
+        categories_in: Iterable[str] | None = None,
+        statuses_in: Iterable[str] | None = None,
+    ) -> list[Report]:
+        """Reports whose point lies in ``bbox`` (through the engine's spatial index)."""
+        query = sa.select(*_PUBLIC_COLUMNS).order_by(reports.c.id)
+        if bbox is not None:
+            query = query.where(self._bbox_clause(bbox))
+        if categories_in is not None:
+            query = query.where(reports.c.category_code.in_(list(categories_in)))
+        if statuses_in is not None:
+            query = query.where(reports.c.status_code.in_(list(statuses_in)))
+        return self._load(query)
+
+    def count(self) -> int:
+        """How many reports are stored."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(reports)).scalar_one()
+
+    def media_keys(self) -> set[str]:
+        """Every media key a stored report refers to (what the photo sweep must keep)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(report_photos.c.media_key, report_photos.c.thumb_key))
+            return {key for row in rows for key in row}
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _bbox_clause(self, bbox: BBox) -> sa.ColumnElement[bool]:
+        minx, miny, maxx, maxy = bbox
+        params = {"minx": minx, "miny": miny, "maxx": maxx, "maxy": maxy}
+        if self.engine.dialect.name == "postgresql":
+            return sa.text("reports.geom && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326)"
+                           ).bindparams(**params)
+        return reports.c.id.in_(sa.text(
+            "SELECT id FROM reports_rtree WHERE max_lon >= :minx AND min_lon <= :maxx "
+            "AND max_lat >= :miny AND min_lat <= :maxy"
+        ).bindparams(**params).columns(sa.column("id", sa.Integer)))
+
+    def _load(self, query: sa.Select) -> list[Report]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+            ids = [row.id for row in rows]
+            photos: dict[int, list[Photo]] = {}
+            if ids:
+                photo_rows = conn.execute(
+                    sa.select(report_photos).where(report_photos.c.report_id.in_(ids))
+                    .order_by(report_photos.c.report_id, report_photos.c.position)
+                )
+                for p in photo_rows:
+                    photos.setdefault(p.report_id, []).append(
+                        Photo(p.media_key, p.thumb_key, p.width, p.height))
+        return [Report(**row._mapping, photos=tuple(photos.get(row.id, ()))) for row in rows]

@@ -1,0 +1,93 @@
+"""Table definitions shared by every query; migrations create the same tables."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """Aware UTC datetimes on both engines (SQLite keeps no zone, so it is restored here)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        """Store as UTC; refuse naive values, whose zone would be a guess."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; give a zone")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect
+                             ) -> datetime | None:
+        """Read back as aware UTC."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+departments = sa.Table(
+    "departments", metadata,
+    sa.Column("code", sa.String(40), primary_key=True),
+    sa.Column("name_ja", sa.Text, nullable=False),
+    sa.Column("name_en", sa.Text, nullable=False),
+)
+
+categories = sa.Table(
+    "categories", metadata,
+    sa.Column("code", sa.String(40), primary_key=True),
+    sa.Column("department_code", sa.String(40), sa.ForeignKey("departments.code"),
+              nullable=False),
+    sa.Column("name_ja", sa.Text, nullable=False),
+    sa.Column("name_en", sa.Text, nullable=False),
+    sa.Column("requires_photo", sa.Boolean, nullable=False, default=False),
+    sa.Column("season", sa.String(20)),  # "MM-DD/MM-DD", inclusive, may wrap the year
+    sa.Column("attributes", sa.JSON, nullable=False, default=list),
+    sa.Column("active", sa.Boolean, nullable=False, default=True),
+    sa.Column("sort_order", sa.Integer, nullable=False, default=100),
+)
+
+statuses = sa.Table(
+    "statuses", metadata,
+    sa.Column("code", sa.String(40), primary_key=True),
+    sa.Column("name_ja", sa.Text, nullable=False),
+    sa.Column("name_en", sa.Text, nullable=False),
+    sa.Column("public_group", sa.String(20), nullable=False),
+    sa.Column("is_open", sa.Boolean, nullable=False),
+    sa.Column("sort_order", sa.Integer, nullable=False, default=100),
+)
+
+reports = sa.Table(
+    "reports", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("category_code", sa.String(40), sa.ForeignKey("categories.code"), nullable=False),
+    sa.Column("status_code", sa.String(40), sa.ForeignKey("statuses.code"), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("lon", sa.Float, nullable=False),
+    sa.Column("lat", sa.Float, nullable=False),
+    sa.Column("attributes", sa.JSON, nullable=False, default=dict),
+    sa.Column("supporters", sa.Integer, nullable=False, default=0),
+    sa.Column("reporter_name", sa.Text),  # private: never in public output
+    sa.Column("reporter_email", sa.Text),  # private: never in public output
+    sa.Column("lang", sa.String(5), nullable=False),
+    sa.Column("source", sa.String(20), nullable=False),  # web, api, open311
+    sa.Column("idempotency_key", sa.String(200), unique=True),
+    sa.Column("request_hash", sa.String(64)),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+report_photos = sa.Table(
+    "report_photos", metadata,
+    sa.Column("report_id", sa.Integer, sa.ForeignKey("reports.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True),
+    sa.Column("media_key", sa.String(80), nullable=False),
+    sa.Column("thumb_key", sa.String(80), nullable=False),
+    sa.Column("width", sa.Integer, nullable=False),
+    sa.Column("height", sa.Integer, nullable=False),
+)
