@@ -143,6 +143,11 @@ class LiveServer:
         self.stop()
         raise RuntimeError("geoapp did not answer within 30 s")
 
+    def kill(self) -> None:
+        """Kill the server at once (SIGKILL), as a power cut or OOM killer would."""
+        self.process.kill()
+        self.process.wait(timeout=10)
+
     def stop(self) -> None:
         """End the server process."""
         self.process.terminate()

@@ -1,0 +1,125 @@
+"""A server killed mid-submission leaves either whole reports or none: never half of one."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from geoapp.photos.media import MediaStore
+from tests.conftest import LiveServer
+from tests.imaging import phone_jpeg
+
+pytestmark = pytest.mark.live
+
+PHOTOS_PER_REPORT = 2
+
+
+def _stored(data_dir: Path) -> list[tuple[int, list[str]]]:
+    """Each stored report with the media keys its rows name."""
+    engine = sa.create_engine(f"sqlite:///{data_dir / 'geoapp.sqlite3'}")
+    with engine.connect() as conn:
+        ids = conn.execute(sa.text("SELECT id FROM reports ORDER BY id")).scalars().all()
+        keys = {i: [] for i in ids}
+        for row in conn.execute(sa.text(
+                "SELECT report_id, media_key, thumb_key FROM report_photos")):
+            keys[row.report_id] += [row.media_key, row.thumb_key]
+    engine.dispose()
+    return sorted(keys.items())
+
+
+def _assert_whole(data_dir: Path) -> int:
+    """Every stored report has all its photos on disk; returns how many reports there are."""
+    media = MediaStore(data_dir / "media")
+    reports = _stored(data_dir)
+    for report_id, keys in reports:
+        assert len(keys) == 2 * PHOTOS_PER_REPORT, f"report {report_id} lost photo rows"
+        for key in keys:
+            assert media.exists(key), f"report {report_id} refers to missing {key}"
+    return len(reports)
+
+
+def _multipart(photos: list[bytes]) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    parts = []
+    for name, value in (("category", "gutter"), ("description", "側溝が壊れています"),
+                        ("lat", "37.9477"), ("lon", "139.3275")):
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+                     f"{value}\r\n".encode())
+    for index, photo in enumerate(photos):
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="photos"; '
+                     f'filename="p{index}.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'.encode()
+                     + photo + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), boundary
+
+
+def test_a_kill_while_the_upload_is_arriving_stores_nothing(tmp_path):
+    data_dir = tmp_path / "var"
+    server = LiveServer(data_dir)
+    body, boundary = _multipart([phone_jpeg(3000, 2000), phone_jpeg(3000, 2000)])
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(
+            f"POST /api/v1/reports HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n"
+            f"Content-Type: multipart/form-data; boundary={boundary}\r\n\r\n".encode()
+            + body[: len(body) // 2])
+        time.sleep(0.5)
+        server.kill()
+    server = LiveServer(data_dir)  # the store opens again after the crash
+    try:
+        assert _assert_whole(data_dir) == 0
+        health = httpx.get(f"{server.url}/collections/reports/items").json()
+        assert health["numberMatched"] == 0
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("kill_after", [0.4, 0.9, 1.6])
+def test_a_kill_during_processing_leaves_whole_reports_or_none(tmp_path, kill_after):
+    data_dir = tmp_path / "var"
+    server = LiveServer(data_dir, env={"GEOAPP_REPORT_RATE_LIMIT": "1000"})
+    # Different photos for every submission, so each one's files can be told apart.
+    bodies = [_multipart([phone_jpeg(3000, 2000, colour=(n * 30, i * 100, 60))
+                          for i in range(PHOTOS_PER_REPORT)]) for n in range(8)]
+    answered: list[int] = []
+
+    def submit(body: bytes, boundary: str) -> None:
+        try:
+            response = httpx.post(
+                f"{server.url}/api/v1/reports", content=body, timeout=30,
+                headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+            answered.append(response.status_code)
+        except httpx.TransportError:
+            pass  # the server died under this request
+
+    threads = [threading.Thread(target=submit, args=pair) for pair in bodies]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.05)
+    time.sleep(kill_after)
+    server.kill()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    stored = _assert_whole(data_dir)
+    assert stored >= answered.count(201)  # every answered report survived the crash
+    print(f"kill after {kill_after}s: {answered.count(201)} answered, {stored} stored, "
+          f"{len(list(MediaStore(data_dir / 'media').keys()))} photo files")
+    server = LiveServer(data_dir)
+    try:
+        listed = httpx.get(f"{server.url}/collections/reports/items?limit=100").json()
+        assert listed["numberMatched"] == stored
+        # Files of submissions that died before their commit are orphans; the sweep takes them.
+        media = MediaStore(data_dir / "media")
+        referenced = {key for _, keys in _stored(data_dir) for key in keys}
+        media.sweep(referenced, older_than_seconds=0)
+        assert set(media.keys()) == referenced
+        assert _assert_whole(data_dir) == stored
+    finally:
+        server.stop()
