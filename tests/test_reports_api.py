@@ -203,3 +203,10 @@ def test_unknown_reports_are_404(client):
 
 def test_pngs_are_accepted(client):
     assert _post(client, photos=[("x.png", png(), "image/png")]).status_code == 201
+
+
+def test_the_form_s_empty_fields_of_other_categories_are_ignored(client):
+    response = client.post("/reports/new", data={
+        "category": "gutter", "lang": "ja", "description": "側溝", **CITY_HALL,
+        "attribute[light_number]": ""})
+    assert "通報を受け付けました" in response.text

@@ -104,6 +104,8 @@ class ReportService:
         values: dict[str, Any] = {}
         declared = {a["code"]: a for a in category.attributes}
         for code, raw in given.items():
+            if code not in declared and not (raw or "").strip():
+                continue  # the form sends every category's fields; empty ones mean nothing
             if code not in declared:
                 raise _invalid(f"attribute[{code}]", f"{code!r} is not asked for this category",
                                f"この種類には「{code}」の項目はありません")

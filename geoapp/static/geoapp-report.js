@@ -52,7 +52,22 @@
       });
     }
     place(parseFloat(field(cfg.latField).value), parseFloat(field(cfg.lonField).value), true);
+    showCategoryFields();
     watchNearby();
+  }
+
+  function showCategoryFields() {
+    // Only the chosen category's own fields (e.g. the street light number) are shown.
+    var category = field("category");
+    if (!category) { return; }
+    function update() {
+      var fields = document.querySelectorAll(".category-attribute");
+      Array.prototype.forEach.call(fields, function (p) {
+        p.hidden = p.getAttribute("data-category") !== category.value;
+      });
+    }
+    category.addEventListener("change", update);
+    update();
   }
 
   function watchNearby() {
