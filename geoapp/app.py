@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
@@ -12,14 +14,17 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from geoapp import __version__
 from geoapp.catalog.registry import Catalog
+from geoapp.mail.outbox import Sender, SmtpConfig
 from geoapp.photos.media import MediaStore
 from geoapp.reports.boundary import CityBoundary
 from geoapp.reports.layer import ReportSource
 from geoapp.reports.service import ReportService
 from geoapp.settings import Settings
+from geoapp.staff.accounts import Accounts
+from geoapp.staff.workflow import Workflow
 from geoapp.store.engine import migrate, open_engine
 from geoapp.store.reports import ReportStore
-from geoapp.web import assets, ogc, pages, problems, reports
+from geoapp.web import assets, ogc, pages, problems, reports, staff, staff_admin, staff_auth
 from geoapp.web.ratelimit import RateLimiter
 from geoapp.web.templating import make_templates
 from geoapp.yamlfile import read_yaml
@@ -53,24 +58,37 @@ def open_reference_store(settings: Settings) -> ReportStore:
     return store
 
 
+logger = logging.getLogger("geoapp")
+
 #: How often the service sweeps photo files that no report refers to.
 SWEEP_EVERY_SECONDS = 3600.0
 
 
+async def _every(seconds: float, work: Callable[[], object], name: str) -> None:
+    """Run blocking ``work`` in a thread every ``seconds``; a failure is logged, not fatal."""
+    while True:
+        try:
+            await asyncio.to_thread(work)
+        except Exception:  # noqa: BLE001 (keep the loop alive; the next run retries)
+            logger.exception("%s failed", name)
+        await asyncio.sleep(seconds)
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Sweep orphan photos now and then while serving; close the database at the end."""
-
-    async def sweeper() -> None:
-        while True:
-            await asyncio.to_thread(app.state.reports.sweep_media)
-            await asyncio.sleep(SWEEP_EVERY_SECONDS)
-
-    task = asyncio.create_task(sweeper())
+    """Sweep orphan photos and send queued mail while serving; close the database at the end."""
+    settings: Settings = app.state.settings
+    tasks = [asyncio.create_task(_every(SWEEP_EVERY_SECONDS, app.state.reports.sweep_media,
+                                        "photo sweep"))]
+    sender: Sender | None = app.state.mail_sender
+    if sender is not None:
+        tasks.append(asyncio.create_task(_every(
+            settings.mail_interval, lambda: sender.send_due(datetime.now(UTC)), "mail")))
     try:
         yield
     finally:
-        task.cancel()
+        for task in tasks:
+            task.cancel()
         app.state.reports.store.engine.dispose()
 
 
@@ -93,6 +111,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         CityBoundary(settings.geo_dir / "shibata_boundary_n03.geojson"),
     )
     app.state.rate_limiter = RateLimiter(settings.report_rate_limit, settings.report_rate_window)
+    app.state.accounts = Accounts(store.engine)
+    app.state.workflow = Workflow(store.engine, settings.base_url or "http://127.0.0.1:8000")
+    app.state.mail_sender = (
+        Sender(store.engine, SmtpConfig(
+            settings.smtp_host, settings.smtp_port, settings.mail_from,
+            starttls=settings.smtp_starttls, username=settings.smtp_username or None,
+            password=settings.smtp_password or None))
+        if settings.smtp_host else None)
     # Built here, not per request: a bad layer file stops start-up with a clear message.
     app.state.catalog = Catalog.build(settings.layers_dir, settings.geo_dir, settings.data_dir,
                                       reports=ReportSource(store, settings.base_url))
@@ -100,9 +126,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.templates = make_templates(settings.templates_dir)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     problems.install(app)
+    app.add_exception_handler(staff_auth.LoginRedirect, staff_auth.login_redirect_handler)
     app.include_router(pages.router)
     app.include_router(ogc.router)
     app.include_router(reports.router)
+    app.include_router(staff_auth.router)
+    app.include_router(staff.router)
+    app.include_router(staff_admin.router)
     app.include_router(assets.router)
     app.openapi = lambda: _openapi(app, settings)  # type: ignore[method-assign]
     return app

@@ -19,6 +19,10 @@ store_cli = typer.Typer(help="The database (SQLite or PostGIS) and the photo sto
 cli.add_typer(layers_cli, name="layers")
 cli.add_typer(wifi_cli, name="wifi")
 cli.add_typer(store_cli, name="store")
+staff_cli = typer.Typer(help="Staff accounts.", no_args_is_help=True)
+cli.add_typer(staff_cli, name="staff")
+mail_cli = typer.Typer(help="Outgoing e-mail (the outbox).", no_args_is_help=True)
+cli.add_typer(mail_cli, name="mail")
 
 
 def _settings() -> Settings:
@@ -141,6 +145,49 @@ def store_sweep(
     service = create_app(_settings()).state.reports
     removed = service.sweep_media(older_than_seconds=older_than)
     typer.echo(f"removed {len(removed)} unreferenced photo files")
+
+
+@staff_cli.command("create")
+def staff_create(
+    username: str = typer.Argument(..., help="Login name."),
+    role: str = typer.Option(..., help="admin, road, department or wildlife."),
+    department: str = typer.Option("", help="Department code (for department staff)."),
+    display_name: str = typer.Option("", help="Name shown in the audit log."),
+    email: str = typer.Option("", help="The staff member's e-mail."),
+    password_stdin: bool = typer.Option(False, help="Read the password from standard input."),
+) -> None:
+    """Create a staff account (the password is asked for, or read from stdin)."""
+    import sys
+    from datetime import UTC, datetime
+
+    from geoapp.app import open_reference_store
+    from geoapp.staff.accounts import Accounts
+
+    password = (sys.stdin.readline().rstrip("\n") if password_stdin
+                else typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+    accounts = Accounts(open_reference_store(_settings()).engine)
+    try:
+        user = accounts.create(username, password, role, datetime.now(UTC),
+                               display_name=display_name or None, email=email or None,
+                               department_code=department or None)
+    except GeoappError as exc:
+        typer.echo(f"geoapp: {exc.detail}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"created {user.username} ({user.role})")
+
+
+@mail_cli.command("send")
+def mail_send() -> None:
+    """Send the mail that is due now (the service also does this every few seconds)."""
+    from datetime import UTC, datetime
+
+    from geoapp.app import create_app
+
+    sender = create_app(_settings()).state.mail_sender
+    if sender is None:
+        typer.echo("geoapp: GEOAPP_SMTP_HOST is not set", err=True)
+        raise typer.Exit(2)
+    typer.echo(f"sent {sender.send_due(datetime.now(UTC))}; {sender.pending()} still queued")
 
 
 def main() -> None:

@@ -73,6 +73,18 @@ class PhotoRejected(InvalidInput):
         self.reason = reason  # a stable code: not_an_image, too_large, truncated, too_many_pixels
 
 
+class Unauthorized(GeoappError):
+    """Staff pages and APIs need a logged-in member of staff."""
+
+    title = "Login required"
+
+
+class Forbidden(GeoappError):
+    """The member of staff may not see or do this."""
+
+    title = "Forbidden"
+
+
 class Conflict(GeoappError):
     """The request clashes with the current state (e.g. an idempotency key reused)."""
 
@@ -93,6 +105,8 @@ class RateLimited(GeoappError):
 STATUS_CODES: dict[type[GeoappError], int] = {
     InvalidParameter: 400,
     InvalidInput: 422,
+    Unauthorized: 401,
+    Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
     RateLimited: 429,

@@ -43,6 +43,16 @@ class Settings(BaseSettings):
     reports_yaml: Path = PROJECT_ROOT / "data" / "reports.yaml"
     report_rate_limit: int = Field(default=10, ge=1, description="Submissions per window.")
     report_rate_window: int = Field(default=600, ge=1, description="Seconds.")
+    cookie_secure: bool | None = Field(
+        default=None, description="Secure session cookies; None: when the request is HTTPS."
+    )
+    smtp_host: str = Field(default="", description="Mail server; empty: mail stays queued.")
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_starttls: bool = False
+    smtp_username: str = ""
+    smtp_password: str = ""
+    mail_from: str = "noreply@city.shibata.lg.jp"
+    mail_interval: float = Field(default=5.0, gt=0, description="Seconds between outbox runs.")
     tile_url: str = GSI_PALE_TILES
     tile_attribution: str = GSI_TILES_CREDIT
     tile_max_zoom: int = Field(default=18, ge=1, le=22)

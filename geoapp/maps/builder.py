@@ -12,12 +12,30 @@ from geoapp.catalog.registry import Catalog, Layer
 from geoapp.catalog.spec import TileSource
 from geoapp.i18n import Lang, t
 from geoapp.maps import symbols
-from geoapp.maps.elements import CityMap, FetchedLayer, MapSetup
+from geoapp.maps.elements import CityMap, FetchedLayer, MapFinish, MapSetup
 from geoapp.settings import Settings
 from geoapp.web.assets import Assets
 
 #: Features per request when the browser loads a layer (it follows `next` links).
 PAGE_SIZE = 1000
+
+#: Texts only the map's controls use. They belong in geoapp.i18n; kept here until they move.
+_MAP_TEXTS: dict[str, dict[Lang, str]] = {
+    "cluster": {"ja": "{label}: {n}か所のまとまり（選ぶと拡大）",
+                "en": "{label}: group of {n} (select to zoom in)"},
+    "close_popup": {"ja": "閉じる", "en": "Close"},
+    "layers_control": {"ja": "表示するレイヤー", "en": "Layers shown on the map"},
+    "locate_popup": {"ja": "現在地（誤差 {distance} {unit} 以内）",
+                     "en": "You are within {distance} {unit} of this point"},
+    "locate_outside": {"ja": "現在地は地図の範囲外のようです。",
+                       "en": "You seem to be outside the area of the map."},
+    "metres": {"ja": "メートル", "en": "metres"},
+    "feet": {"ja": "フィート", "en": "feet"},
+}
+
+
+def _mt(key: str, lang: Lang) -> str:
+    return _MAP_TEXTS[key][lang]
 
 
 @dataclass(frozen=True)
@@ -30,7 +48,7 @@ class MapParts:
 
 
 def layer_name(layer: Layer, lang: Lang) -> str:
-    """The layer's title as listed, with a 'sample' or 'provisional' mark."""
+    """The layer's title as listed, with a 'sample' or 'provisional' mark (plain text)."""
     name = layer.spec.title(lang)
     if layer.sample:
         name += f" ({t('sample', lang)})" if lang == "en" else f"（{t('sample', lang)}）"
@@ -38,9 +56,13 @@ def layer_name(layer: Layer, lang: Lang) -> str:
 
 
 def _credit_html(layer: Layer, lang: Lang) -> str:
+    """The credit as HTML for Leaflet's attribution (which uses innerHTML): escaped, and
+    linked only to a web address (never a javascript: or data: URL)."""
     credit = layer.spec.credit
     label = escape(credit.text(lang))
-    return f'<a href="{escape(credit.url)}">{label}</a>' if credit.url else label
+    if credit.url and credit.url.startswith(("https://", "http://")):
+        return f'<a href="{escape(credit.url)}">{label}</a>'
+    return label
 
 
 def _feature_config(layer: Layer, lang: Lang, root: str) -> dict[str, object]:
@@ -58,6 +80,7 @@ def _feature_config(layer: Layer, lang: Lang, root: str) -> dict[str, object]:
         "cluster": style.cluster,
         "icon": symbols.data_uri(style.symbol, style.color),
         "markerLabel": (spec.marker_label or spec.title)(lang),
+        "clusterLabel": _mt("cluster", lang),
         "labelProperty": spec.label_property,
         "props": [
             {"key": p.key, "label": p.label(lang), "type": p.type} for p in spec.properties
@@ -101,6 +124,7 @@ def build_map(
             "regionLabel": t("map_region", lang),
             "zoomIn": t("zoom_in", lang),
             "zoomOut": t("zoom_out", lang),
+            "closePopup": _mt("close_popup", lang),
         },
         js=[("geoapp_map", assets.own("geoapp-map.js"))],
         css=[],
@@ -115,7 +139,9 @@ def build_map(
     for layer in catalog.public():
         spec = layer.spec
         if isinstance(spec.source, TileSource):
-            group = folium.FeatureGroup(name=layer_name(layer, lang), show=spec.style.show)
+            # Leaflet's layer control puts names into innerHTML: pass them escaped.
+            group = folium.FeatureGroup(name=escape(layer_name(layer, lang)),
+                                        show=spec.style.show)
             for url in spec.source.urls:
                 folium.TileLayer(
                     tiles=url,
@@ -132,19 +158,29 @@ def build_map(
         else:
             clustered = spec.style.cluster
             FetchedLayer(
-                layer_name(layer, lang),
+                escape(layer_name(layer, lang)),  # HTML for Leaflet's layer control
                 _feature_config(layer, lang, root),
                 show=spec.style.show,
                 js=cluster_js if clustered else [],
                 css=cluster_css if clustered else [],
             ).add_to(m)
-    locate = LocateControl(strings={"title": t("locate_me", lang)}, flyTo=True)
+    locate = LocateControl(
+        strings={
+            "title": t("locate_me", lang),
+            "metersUnit": _mt("metres", lang),
+            "feetUnit": _mt("feet", lang),
+            "popup": _mt("locate_popup", lang),
+            "outsideMapBoundsMsg": _mt("locate_outside", lang),
+        },
+        flyTo=True,
+    )
     locate.default_js = [("locate_js", assets.vendor("leaflet.locatecontrol",
                                                      "dist/L.Control.Locate.min.js"))]
     locate.default_css = [("locate_css", assets.vendor("leaflet.locatecontrol",
                                                        "dist/L.Control.Locate.min.css"))]
     locate.add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
+    MapFinish({"layersLabel": _mt("layers_control", lang)}).add_to(m)
     figure = m.get_root()
     figure.header._children.pop("meta_http", None)  # the page template declares its charset
     figure.render()

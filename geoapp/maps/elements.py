@@ -52,12 +52,16 @@ class CityMap(folium.Map):
 
 
 class MapSetup(JSCSSMixin):
-    """Names the map region, adds Japanese/English zoom buttons, and loads geoapp's map script."""
+    """Names the map region, adds Japanese/English zoom buttons, and loads geoapp's map script.
 
+    Add it first: it runs before the layers and controls are made.
+    """
+
+    _function = "setupMap"
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-            geoapp.setupMap({{ this._parent.get_name() }}, {{ this.config|tojson }});
+            geoapp.{{ this._function }}({{ this._parent.get_name() }}, {{ this.config|tojson }});
         {% endmacro %}
         """
     )
@@ -69,6 +73,19 @@ class MapSetup(JSCSSMixin):
         self.config = config
         self.default_js = js
         self.default_css = css
+
+
+class MapFinish(MapSetup):
+    """Names and labels the controls Leaflet and its plugins made (layer list, buttons).
+
+    Add it last, after the LayerControl.
+    """
+
+    _function = "finishMap"
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(config, js=[], css=[])
+        self._name = "MapFinish"
 
 
 class FetchedLayer(JSCSSMixin, Layer):

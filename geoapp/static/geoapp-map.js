@@ -4,6 +4,12 @@
   "use strict";
 
   var layers = {};  // by layer id: lets tests and page scripts reach each layer
+  var layerControls = [];  // Leaflet layer controls as made, for finishMap to label
+
+  L.Control.Layers.addInitHook(function () { layerControls.push(this); });
+
+  //: Below this map width the layer list would cover the zoom buttons: it folds away.
+  var NARROW_MAP = 600;
 
   var AccessibleIcon = L.Icon.extend({
     // Leaflet gives keyboard markers role="button"; give each a name screen readers announce.
@@ -13,6 +19,58 @@
       return img;
     }
   });
+
+  var AccessibleDivIcon = L.DivIcon.extend({
+    // A cluster's icon is a focusable role="button" too; by default its name is just "12".
+    createIcon: function (old) {
+      var div = L.DivIcon.prototype.createIcon.call(this, old);
+      div.setAttribute("aria-label", this.options.label);
+      div.title = this.options.label;
+      var inner = div.firstChild;
+      if (inner) { inner.setAttribute("aria-hidden", "true"); }
+      return div;
+    }
+  });
+
+  function fill(template, values) {
+    return template.replace(/\{(\w+)\}/g, function (all, key) {
+      return Object.prototype.hasOwnProperty.call(values, key) ? String(values[key]) : all;
+    });
+  }
+
+  function luminance(hex) {
+    var channels = [1, 3, 5].map(function (i) {
+      var c = parseInt(hex.substr(i, 2), 16) / 255;
+      return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
+    });
+    return 0.2126 * channels[0] + 0.7152 * channels[1] + 0.0722 * channels[2];
+  }
+
+  function inkOn(hex) {
+    // White or near-black, whichever contrasts more with the layer's colour.
+    var l = luminance(hex);
+    return (1.05 / (l + 0.05)) >= ((l + 0.05) / (luminance("#1a1a1a") + 0.05)) ? "#ffffff" : "#1a1a1a";
+  }
+
+  function clusterIcon(cfg) {
+    // Each layer's groups in its own colour (shelters and evacuation sites both cluster),
+    // opaque, with text that keeps 4.5:1 over any base map.
+    var ink = inkOn(cfg.color);
+    return function (cluster) {
+      var n = cluster.getChildCount();
+      var size = n < 10 ? "small" : n < 100 ? "medium" : "large";
+      var inner = document.createElement("div");
+      inner.style.backgroundColor = cfg.color;
+      inner.style.color = ink;
+      inner.appendChild(text("span", String(n)));
+      return new AccessibleDivIcon({
+        html: inner,
+        className: "marker-cluster marker-cluster-" + size,
+        iconSize: new L.Point(40, 40),
+        label: fill(cfg.clusterLabel, { label: cfg.markerLabel, n: n })
+      });
+    };
+  }
 
   function text(tag, value, className) {
     var el = document.createElement(tag);
@@ -63,7 +121,7 @@
   function featureLayer(cfg) {
     var group = cfg.cluster
       ? L.markerClusterGroup({ showCoverageOnHover: false, maxClusterRadius: 40,
-                               attribution: cfg.attribution })
+                               attribution: cfg.attribution, iconCreateFunction: clusterIcon(cfg) })
       : L.featureGroup([], { attribution: cfg.attribution });
     group.geoappConfig = cfg;
     layers[cfg.id] = group;
@@ -118,9 +176,124 @@
     var box = map.getContainer();
     box.setAttribute("role", "region");
     box.setAttribute("aria-label", cfg.regionLabel);
+    // Controls first in the DOM, so Tab reaches zoom, locate and the layer list before
+    // the (many) markers; they stay where they are drawn (absolutely positioned corners).
+    var controls = box.querySelector(".leaflet-control-container");
+    if (controls) { box.insertBefore(controls, box.firstChild); }
     L.control.zoom({ zoomInTitle: cfg.zoomIn, zoomOutTitle: cfg.zoomOut }).addTo(map);
+    if (map.attributionControl) {
+      // Leaflet's prefix carries an English tooltip and a flag image; keep the plain credit.
+      map.attributionControl.setPrefix('<a href="https://leafletjs.com">Leaflet</a>');
+    }
+    setupPopups(map, cfg);
     window.geoappMap = map;
   }
 
-  window.geoapp = { featureLayer: featureLayer, load: load, setupMap: setupMap, layers: layers };
+  function setupPopups(map, cfg) {
+    var opener = null;  // the marker whose popup the keyboard opened, to return focus to
+    map.on("popupopen", function (e) {
+      var el = e.popup.getElement();
+      var close = el && el.querySelector(".leaflet-popup-close-button");
+      if (close) {
+        close.setAttribute("aria-label", cfg.closePopup);
+        close.title = cfg.closePopup;
+      }
+      var source = e.popup._source;
+      var icon = source && source.getElement && source.getElement();
+      opener = null;
+      if (icon && document.activeElement === icon) {
+        // Opened from the keyboard: move focus into the popup so it is read out.
+        opener = source;
+        var content = el.querySelector(".leaflet-popup-content");
+        content.setAttribute("tabindex", "-1");
+        content.focus({ preventScroll: true });
+      }
+    });
+    map.on("popupclose", function (e) {
+      var el = e.popup.getElement();
+      var returning = opener;
+      opener = null;
+      if (!returning) { return; }
+      var active = document.activeElement;
+      if (active === document.body || (el && el.contains(active)) || active === map.getContainer()) {
+        var icon = returning.getElement && returning.getElement();
+        if (icon && document.body.contains(icon)) { icon.focus({ preventScroll: true }); }
+      }
+    });
+    // Escape closes the popup wherever focus is in the map (Leaflet only listens when
+    // the map container itself has focus).
+    L.DomEvent.on(map.getContainer(), "keydown", function (e) {
+      if ((e.key === "Escape" || e.keyCode === 27) && map._popup && map.hasLayer(map._popup)) {
+        map.closePopup();
+        L.DomEvent.stop(e);
+      }
+    });
+  }
+
+  function finishMap(map, cfg) {
+    var box = map.getContainer();
+    layerControls.forEach(function (control) {
+      if (control._map !== map) { return; }
+      var el = control.getContainer();
+      // A named group of checkboxes; Leaflet's aria-haspopup claims a menu there is not.
+      el.removeAttribute("aria-haspopup");
+      el.setAttribute("role", "group");
+      el.setAttribute("aria-label", cfg.layersLabel);
+      var toggle = el.querySelector(".leaflet-control-layers-toggle");
+      toggle.title = cfg.layersLabel;
+      toggle.setAttribute("aria-label", cfg.layersLabel);
+      if (box.clientWidth < NARROW_MAP) { foldable(map, control, toggle); }
+    });
+    Array.prototype.forEach.call(box.querySelectorAll(".leaflet-control a[role=button][title]"),
+      function (button) {
+        if (!button.getAttribute("aria-label")) { button.setAttribute("aria-label", button.title); }
+      });
+  }
+
+  function foldable(map, control, toggle) {
+    // On a narrow map the list folds behind its button: a disclosure button that stays in
+    // place, says whether the list is open, and toggles it by mouse, touch, Enter or Space.
+    var el = control.getContainer();
+    el.classList.add("geoapp-foldable");
+    var expand = control.expand;
+    var collapse = control.collapse;
+    control.expand = function () {
+      expand.call(control);
+      toggle.setAttribute("aria-expanded", "true");
+      return control;
+    };
+    control.collapse = function () {
+      collapse.call(control);
+      toggle.setAttribute("aria-expanded", "false");
+      return control;
+    };
+    L.DomEvent.off(toggle);  // Leaflet's handlers only ever expand
+    L.DomEvent.on(toggle, "click", function (e) {
+      L.DomEvent.preventDefault(e);
+      if (el.classList.contains("leaflet-control-layers-expanded")) {
+        control.collapse();
+      } else {
+        control.expand();
+      }
+    });
+    L.DomEvent.on(toggle, "keydown", function (e) {
+      if (e.key === " ") { L.DomEvent.preventDefault(e); toggle.click(); }
+    });
+    control.collapse();
+    map.on("click", control.collapse, control);
+    L.DomEvent.on(el, "focusout", function (e) {
+      if (e.relatedTarget && !el.contains(e.relatedTarget)) { control.collapse(); }
+    });
+    L.DomEvent.on(el, "keydown", function (e) {
+      if ((e.key === "Escape" || e.keyCode === 27) &&
+          el.classList.contains("leaflet-control-layers-expanded")) {
+        control.collapse();
+        toggle.focus();
+        L.DomEvent.stop(e);
+      }
+    });
+  }
+
+  window.geoapp = { featureLayer: featureLayer, load: load, setupMap: setupMap,
+                    finishMap: finishMap, layers: layers };
 })();

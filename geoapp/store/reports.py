@@ -6,6 +6,7 @@ here, in the one function that asks the spatial index for candidates.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -16,7 +17,15 @@ from sqlalchemy.exc import IntegrityError
 from geoapp.errors import Conflict, NotFound
 from geoapp.features.source import BBox
 from geoapp.store.records import Category, Contact, Department, NewReport, Photo, Report, Status
-from geoapp.store.schema import categories, departments, report_photos, reports, statuses
+from geoapp.store.schema import (
+    categories,
+    departments,
+    report_photos,
+    reports,
+    statuses,
+    subscribers,
+    transitions,
+)
 
 _PUBLIC_COLUMNS = [
     reports.c.id, reports.c.category_code, reports.c.status_code, reports.c.description,
@@ -43,7 +52,7 @@ class ReportStore:
     # -- reference data -------------------------------------------------------------------
 
     def seed(self, data: Mapping[str, Any], *, update: bool = False) -> dict[str, int]:
-        """Add missing departments, categories and states from ``data``; never deletes.
+        """Add missing departments, categories, states and transitions; never deletes rows.
 
         With ``update``, rows that exist are overwritten too (edits made since are lost).
         """
@@ -67,6 +76,10 @@ class ReportStore:
                 for c in data.get("categories", [])
             ],
         }
+        moves = [
+            {"action": t["action"], "from_status": source, "to_status": t["to"]}
+            for t in data.get("transitions", []) for source in t["from"]
+        ]
         changed = {}
         with self.engine.begin() as conn:
             for table in (departments, statuses, categories):
@@ -81,6 +94,15 @@ class ReportStore:
                     else:
                         continue
                     changed[table.name] += 1
+            # Transitions reference states, so they come after them.
+            if update:
+                conn.execute(transitions.delete())
+            known = {(r.action, r.from_status) for r in conn.execute(
+                sa.select(transitions.c.action, transitions.c.from_status))}
+            fresh = [m for m in moves if (m["action"], m["from_status"]) not in known]
+            if fresh:
+                conn.execute(transitions.insert(), fresh)
+            changed["transitions"] = len(fresh)
         return changed
 
     def departments(self) -> list[Department]:
@@ -105,7 +127,7 @@ class ReportStore:
     # -- reports --------------------------------------------------------------------------
 
     def insert(self, new: NewReport, *, status_code: str, now: datetime) -> Report:
-        """Store a report and its photos in one transaction: all of it, or none."""
+        """Store a report, its photos and its reporter's subscription in one transaction."""
         values = {
             "category_code": new.category_code, "status_code": status_code,
             "description": new.description, "lon": new.lon, "lat": new.lat,
@@ -113,13 +135,20 @@ class ReportStore:
             "reporter_name": new.reporter_name, "reporter_email": new.reporter_email,
             "lang": new.lang, "source": new.source,
             "idempotency_key": new.idempotency_key, "request_hash": new.request_hash,
-            "created_at": now, "updated_at": now,
+            "created_at": now, "updated_at": now, "priority": 2, "version": 1,
         }
         try:
             with self.engine.begin() as conn:
+                values["department_code"] = conn.execute(
+                    sa.select(categories.c.department_code)
+                    .where(categories.c.code == new.category_code)).scalar_one()
                 report_id = conn.execute(
                     reports.insert().values(**values).returning(reports.c.id)
                 ).scalar_one()
+                if new.reporter_email:
+                    conn.execute(subscribers.insert().values(
+                        report_id=report_id, email=new.reporter_email, lang=new.lang,
+                        token=secrets.token_urlsafe(24), active=True))
                 if new.photos:
                     conn.execute(report_photos.insert(), [
                         {"report_id": report_id, "position": i, "media_key": p.media_key,
@@ -187,6 +216,20 @@ class ReportStore:
         if statuses_in is not None:
             query = query.where(reports.c.status_code.in_(list(statuses_in)))
         return self._load(query)
+
+    def transitions_from(self, status_code: str) -> dict[str, str]:
+        """The state actions allowed from ``status_code``, with the state each leads to."""
+        query = sa.select(transitions.c.action, transitions.c.to_status).where(
+            transitions.c.from_status == status_code)
+        with self.engine.connect() as conn:
+            return {row.action: row.to_status for row in conn.execute(query)}
+
+    def unsubscribe(self, token: str) -> bool:
+        """Stop mails for the subscription with this token; False if it is unknown."""
+        with self.engine.begin() as conn:
+            return bool(conn.execute(subscribers.update().where(
+                subscribers.c.token == token, subscribers.c.active.is_(True)
+            ).values(active=False)).rowcount)
 
     def count(self) -> int:
         """How many reports are stored."""

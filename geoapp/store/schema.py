@@ -79,6 +79,14 @@ reports = sa.Table(
     sa.Column("request_hash", sa.String(64)),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    # Triage (revision 0002): routing may differ from the category's after a forward.
+    sa.Column("department_code", sa.String(40)),
+    sa.Column("priority", sa.Integer, nullable=False, default=2),  # 1 high, 2 normal, 3 low
+    sa.Column("assignee_id", sa.Integer),
+    sa.Column("version", sa.Integer, nullable=False, default=1),  # optimistic concurrency
+    sa.Column("duplicate_of", sa.Integer),
+    sa.Column("first_response_at", UtcDateTime),
+    sa.Column("closed_at", UtcDateTime),
 )
 
 report_photos = sa.Table(
@@ -90,4 +98,91 @@ report_photos = sa.Table(
     sa.Column("thumb_key", sa.String(80), nullable=False),
     sa.Column("width", sa.Integer, nullable=False),
     sa.Column("height", sa.Integer, nullable=False),
+)
+
+
+staff_users = sa.Table(
+    "staff_users", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(60), nullable=False, unique=True),
+    sa.Column("display_name", sa.Text, nullable=False),
+    sa.Column("email", sa.Text),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("department_code", sa.String(40), sa.ForeignKey("departments.code")),
+    sa.Column("active", sa.Boolean, nullable=False, default=True),
+    sa.Column("failed_logins", sa.Integer, nullable=False, default=0),
+    sa.Column("locked_until", UtcDateTime),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+staff_sessions = sa.Table(
+    "staff_sessions", metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("staff_users.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+)
+
+transitions = sa.Table(
+    "transitions", metadata,
+    sa.Column("action", sa.String(40), primary_key=True),
+    sa.Column("from_status", sa.String(40), sa.ForeignKey("statuses.code"), primary_key=True),
+    sa.Column("to_status", sa.String(40), sa.ForeignKey("statuses.code"), nullable=False),
+)
+
+report_events = sa.Table(
+    "report_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("report_id", sa.Integer, sa.ForeignKey("reports.id"), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("actor_id", sa.Integer, sa.ForeignKey("staff_users.id")),
+    sa.Column("actor_name", sa.Text, nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),  # action, note (internal), reply (public)
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("public", sa.Boolean, nullable=False),
+    sa.Column("body", sa.Text),
+    sa.Column("before", sa.JSON),
+    sa.Column("after", sa.JSON),
+)
+
+subscribers = sa.Table(
+    "subscribers", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("report_id", sa.Integer, sa.ForeignKey("reports.id"), nullable=False),
+    sa.Column("email", sa.Text, nullable=False),
+    sa.Column("lang", sa.String(5), nullable=False),
+    sa.Column("token", sa.String(64), nullable=False, unique=True),
+    sa.Column("active", sa.Boolean, nullable=False, default=True),
+)
+
+outbox = sa.Table(
+    "outbox", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("to_addr", sa.Text, nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", UtcDateTime, nullable=False),
+    sa.Column("claimed_until", UtcDateTime),
+    sa.Column("sent_at", UtcDateTime),
+    sa.Column("last_error", sa.Text),
+)
+
+response_templates = sa.Table(
+    "response_templates", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("category_code", sa.String(40), sa.ForeignKey("categories.code")),
+    sa.Column("status_code", sa.String(40), sa.ForeignKey("statuses.code"), nullable=False),
+    sa.Column("lang", sa.String(5), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+)
+
+map_views = sa.Table(
+    "map_views", metadata,
+    sa.Column("fiscal_year", sa.Integer, primary_key=True),
+    sa.Column("views", sa.Integer, nullable=False),
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from fastapi import APIRouter, Query
 from starlette.requests import Request
 from starlette.responses import Response
@@ -10,6 +12,7 @@ from geoapp.catalog.registry import Layer
 from geoapp.i18n import t
 from geoapp.maps import symbols
 from geoapp.maps.builder import build_map
+from geoapp.staff.figures import count_map_view
 from geoapp.web.context import CatalogDep, LangDep, SettingsDep, TemplatesDep
 from geoapp.web.negotiation import choose_format
 from geoapp.web.ogc import _json, landing
@@ -34,6 +37,7 @@ def home(
     # Browsers ask for text/html first; API clients send JSON or */* (OWSLib) and get JSON.
     if choose_format(request) == "json":
         return _json(landing(request, catalog, lang), lang=lang)
+    count_map_view(request.app.state.reports.store.engine, datetime.now(UTC))
     parts = build_map(catalog, settings, request.app.state.assets, lang, settings.base_url)
     wifi_count = ""
     if any(layer.id == "shelters" for layer in catalog.collections()):

@@ -18,6 +18,7 @@ from geoapp.errors import InvalidInput, NotFound
 from geoapp.i18n import Lang, pick_lang
 from geoapp.maps.picker import build_picker_map, build_report_map
 from geoapp.reports.service import MAX_PHOTOS, Outcome, ReportService, Submission
+from geoapp.staff.queries import events
 from geoapp.store.records import Report
 from geoapp.web.assets import LONG_CACHE
 from geoapp.web.context import CatalogDep, LangDep, SettingsDep, TemplatesDep, base_url
@@ -183,8 +184,9 @@ def report_page(number: str, request: Request, service: ServiceDep, settings: Se
                 templates: TemplatesDep, lang: LangDep) -> Response:
     """A report's public page: state, replies, photos and a small map."""
     report = _report_or_404(service, number)
+    replies = [e for e in events(service.store.engine, report.id, public_only=True) if e.body]
     return templates.TemplateResponse(request, "reports/show.html", {
-        "report": public_json(request, report, service),
+        "report": public_json(request, report, service), "replies": replies,
         "map": build_report_map(settings, request.app.state.assets, lang, report.lat, report.lon),
         "supported": request.query_params.get("supported") == "1",
     })

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -10,6 +11,8 @@ from fastapi.templating import Jinja2Templates
 from starlette.requests import Request
 
 from geoapp.i18n import pick_lang, texts
+
+JST = timezone(timedelta(hours=9))
 
 
 def _page_context(request: Request) -> dict[str, Any]:
@@ -40,8 +43,14 @@ def _page_context(request: Request) -> dict[str, Any]:
     }
 
 
+def _jst(value: datetime | None) -> str:
+    """A moment as Japan time, e.g. 2026-11-25 14:05."""
+    return value.astimezone(JST).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
 def make_templates(directory: Path) -> Jinja2Templates:
     """Templates from ``directory`` with autoescape on and the page context added."""
     templates = Jinja2Templates(directory=str(directory), context_processors=[_page_context])
     templates.env.autoescape = True
+    templates.env.filters["jst"] = _jst
     return templates

@@ -1,0 +1,1 @@
+"""Outgoing e-mail: an outbox table written in the same transaction, and a sender."""

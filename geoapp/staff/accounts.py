@@ -1,0 +1,198 @@
+"""Staff accounts: Argon2 passwords, roles, throttled logins, server-side sessions."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from geoapp.errors import Conflict, InvalidInput, NotFound
+from geoapp.store.schema import departments, staff_sessions, staff_users
+
+Role = Literal["admin", "road", "department", "wildlife"]
+ROLES: tuple[Role, ...] = ("admin", "road", "department", "wildlife")
+#: After this many failures in a row, each further try waits (seconds grow up to SLOW_MAX).
+SLOW_AFTER = 3
+SLOW_MAX = 8.0
+#: After this many failures in a row, the account is locked for LOCK_FOR.
+LOCK_AFTER = 10
+LOCK_FOR = timedelta(minutes=15)
+SESSION_FOR = timedelta(hours=12)
+MIN_PASSWORD = 12
+
+_hasher = PasswordHasher()
+# A hash to verify against when the user does not exist, so timing does not tell.
+_DUMMY_HASH = _hasher.hash("geoapp-no-such-user")
+
+
+@dataclass(frozen=True)
+class StaffUser:
+    """A member of staff as the service sees them (never the password hash)."""
+
+    id: int
+    username: str
+    display_name: str
+    email: str | None
+    role: Role
+    department_code: str | None
+    active: bool
+
+    def sees_all_reports(self) -> bool:
+        """Road staff and admins triage every report; a department sees its own."""
+        return self.role in ("admin", "road")
+
+
+@dataclass(frozen=True)
+class Session:
+    """A logged-in session: whose it is and the CSRF token its forms must carry."""
+
+    user: StaffUser
+    csrf_token: str
+    expires_at: datetime
+
+
+class LoginRefused(Exception):
+    """Wrong name or password, or a locked account; ``delay`` is the pause to impose."""
+
+    def __init__(self, message: str, delay: float = 0.0, locked: bool = False) -> None:
+        super().__init__(message)
+        self.delay = delay
+        self.locked = locked
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _user(row: sa.Row) -> StaffUser:
+    return StaffUser(row.id, row.username, row.display_name, row.email, row.role,
+                     row.department_code, row.active)
+
+
+class Accounts:
+    """Creating staff, checking passwords, and keeping sessions."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    def create(self, username: str, password: str, role: str, now: datetime, *,
+               display_name: str | None = None, email: str | None = None,
+               department_code: str | None = None) -> StaffUser:
+        """Add a member of staff; InvalidInput for a bad name, role or password."""
+        username = username.strip()
+        if not username or len(username) > 60 or not username.replace("-", "").replace(
+                "_", "").replace(".", "").isalnum():
+            raise InvalidInput("username", "use letters, digits, '.', '-' and '_' (max 60)",
+                               detail_ja="ユーザー名は英数字と . - _ で60文字以内にしてください")
+        if role not in ROLES:
+            raise InvalidInput("role", f"role must be one of {', '.join(ROLES)}",
+                               detail_ja="役割が正しくありません")
+        if len(password) < MIN_PASSWORD:
+            raise InvalidInput("password", f"at least {MIN_PASSWORD} characters",
+                               detail_ja=f"パスワードは{MIN_PASSWORD}文字以上にしてください")
+        if role == "department" and not department_code:
+            raise InvalidInput("department", "department staff need a department",
+                               detail_ja="部署の職員には部署の指定が必要です")
+        with self.engine.begin() as conn:
+            if department_code and conn.execute(sa.select(departments.c.code).where(
+                    departments.c.code == department_code)).first() is None:
+                raise InvalidInput("department", f"no department {department_code!r}",
+                                   detail_ja=f"部署「{department_code}」はありません")
+            if conn.execute(sa.select(staff_users.c.id).where(
+                    staff_users.c.username == username)).first():
+                raise Conflict(f"user {username!r} already exists")
+            user_id = conn.execute(staff_users.insert().values(
+                username=username, display_name=display_name or username, email=email,
+                password_hash=_hasher.hash(password), role=role,
+                department_code=department_code if role == "department" else None,
+                active=True, failed_logins=0, created_at=now,
+            ).returning(staff_users.c.id)).scalar_one()
+        return self.get(user_id)
+
+    def get(self, user_id: int) -> StaffUser:
+        """One member of staff."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(staff_users).where(staff_users.c.id == user_id)).first()
+        if row is None:
+            raise NotFound(f"no staff user {user_id}")
+        return _user(row)
+
+    def all(self) -> list[StaffUser]:
+        """Every member of staff, by name."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(staff_users).order_by(staff_users.c.username))
+            return [_user(r) for r in rows]
+
+    def set_active(self, user_id: int, active: bool) -> StaffUser:
+        """Enable or disable an account (disabling also ends its sessions)."""
+        with self.engine.begin() as conn:
+            conn.execute(staff_users.update().where(staff_users.c.id == user_id)
+                         .values(active=active))
+            if not active:
+                conn.execute(staff_sessions.delete().where(staff_sessions.c.user_id == user_id))
+        return self.get(user_id)
+
+    def authenticate(self, username: str, password: str, now: datetime) -> StaffUser:
+        """The user if the password is right; LoginRefused (with a pause to impose) if not."""
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(staff_users).where(
+                staff_users.c.username == username.strip())).first()
+            if row is None or not row.active:
+                _verify(_DUMMY_HASH, password)
+                raise LoginRefused("wrong user name or password")
+            if row.locked_until is not None and row.locked_until > now:
+                raise LoginRefused("this account is locked for a while after many failures",
+                                   locked=True)
+            if _verify(row.password_hash, password):
+                conn.execute(staff_users.update().where(staff_users.c.id == row.id)
+                             .values(failed_logins=0, locked_until=None))
+                return _user(row)
+            failures = row.failed_logins + 1
+            locked_until = now + LOCK_FOR if failures >= LOCK_AFTER else None
+            conn.execute(staff_users.update().where(staff_users.c.id == row.id)
+                         .values(failed_logins=failures, locked_until=locked_until))
+        delay = 0.0 if failures < SLOW_AFTER else min(SLOW_MAX, 0.5 * 2 ** (failures - SLOW_AFTER))
+        raise LoginRefused("wrong user name or password", delay=delay,
+                           locked=locked_until is not None)
+
+    def open_session(self, user: StaffUser, now: datetime) -> tuple[str, Session]:
+        """A new session: the cookie token (shown once) and the session it opens."""
+        token = secrets.token_urlsafe(32)
+        csrf = secrets.token_urlsafe(32)
+        expires = now + SESSION_FOR
+        with self.engine.begin() as conn:
+            conn.execute(staff_sessions.delete().where(staff_sessions.c.expires_at < now))
+            conn.execute(staff_sessions.insert().values(
+                token_hash=_token_hash(token), user_id=user.id, csrf_token=csrf,
+                created_at=now, expires_at=expires))
+        return token, Session(user, csrf, expires)
+
+    def session(self, token: str, now: datetime) -> Session | None:
+        """The live session for a cookie token, or None."""
+        query = (sa.select(staff_sessions.c.csrf_token, staff_sessions.c.expires_at, staff_users)
+                 .join(staff_users, staff_users.c.id == staff_sessions.c.user_id)
+                 .where(staff_sessions.c.token_hash == _token_hash(token)))
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None or row.expires_at <= now or not row.active:
+            return None
+        return Session(_user(row), row.csrf_token, row.expires_at)
+
+    def close_session(self, token: str) -> None:
+        """Log out: the token stops working at once."""
+        with self.engine.begin() as conn:
+            conn.execute(staff_sessions.delete().where(
+                staff_sessions.c.token_hash == _token_hash(token)))
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False

@@ -1,0 +1,61 @@
+"""Exports of the filtered queue: Open311 bulk CSV (optionally Japanese headers) and GeoJSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from datetime import timedelta, timezone
+from typing import Any
+
+from geoapp.staff.queries import QueueRow
+
+JST = timezone(timedelta(hours=9))
+OPEN311_COLUMNS = ("service_request_id", "requested_datetime", "updated_datetime",
+                   "closed_date", "status_description", "status_notes", "source",
+                   "service_name", "service_subtype", "description", "agency_responsible",
+                   "address", "lat", "long")
+JAPANESE_HEADERS = ("受付番号", "受付日時", "更新日時", "完了日時", "状況", "状況メモ", "受付経路",
+                    "種類", "細分類", "内容", "担当部署", "住所", "緯度", "経度")
+
+
+def _time(value: Any) -> str:
+    return value.astimezone(JST).isoformat(timespec="seconds") if value else ""
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    # Spreadsheets run cells that start like a formula; a resident's text must stay text.
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + text
+    return text
+
+
+def open311_csv(rows: Iterable[QueueRow], *, japanese_headers: bool = False) -> bytes:
+    """The Open311 bulk CSV, UTF-8 with a BOM so Excel reads it as such."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(JAPANESE_HEADERS if japanese_headers else OPEN311_COLUMNS)
+    for row in rows:
+        writer.writerow([_cell(v) for v in (
+            row.id, _time(row.created_at), _time(row.updated_at), _time(row.closed_at),
+            "open" if row.closed_at is None else "closed", row.status, "geoapp",
+            row.category, "", row.description, row.department, "",
+            f"{row.lat:.6f}", f"{row.lon:.6f}",
+        )])
+    return "\ufeff".encode() + out.getvalue().encode("utf-8")
+
+
+def geojson(rows: Iterable[QueueRow]) -> dict[str, Any]:
+    """The reports as a GeoJSON FeatureCollection (staff fields included)."""
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "id": str(row.id),
+         "geometry": {"type": "Point", "coordinates": [row.lon, row.lat]},
+         "properties": {
+             "number": str(row.id), "category": row.category, "status": row.status,
+             "status_code": row.status_code, "status_group": row.status_group,
+             "department": row.department, "priority": row.priority,
+             "assignee": row.assignee, "supporters": row.supporters,
+             "description": row.description, "created_at": _time(row.created_at),
+             "updated_at": _time(row.updated_at), "url": f"/staff/reports/{row.id}"}}
+        for row in rows]}

@@ -1,0 +1,161 @@
+"""Staff pages: the triage queue, a report with its actions and history, exports, figures."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from geoapp.errors import Forbidden, InvalidInput, NotFound
+from geoapp.staff import exports, figures, queries
+from geoapp.staff.accounts import Session
+from geoapp.staff.workflow import STATE_ACTIONS, ActionRequest
+from geoapp.store.schema import response_templates
+from geoapp.web.context import LangDep, SettingsDep, TemplatesDep
+from geoapp.web.staff_auth import check_csrf, require
+
+router = APIRouter(include_in_schema=False)
+TRIAGE = require("admin", "road", "department")
+FIGURES = require("admin", "road", "department")
+
+
+def _engine(request: Request):  # noqa: ANN202
+    return request.app.state.reports.store.engine
+
+
+def _lookups(request: Request) -> dict[str, Any]:
+    store = request.app.state.reports.store
+    return {"categories": store.categories(active_only=False), "statuses": store.statuses(),
+            "departments": store.departments(), "staff": request.app.state.accounts.all()}
+
+
+@router.get("/staff")
+def queue_page(request: Request, templates: TemplatesDep, lang: LangDep,
+               session: Session = TRIAGE) -> Response:
+    """New and open reports as a table and on a map, filtered, sorted and paginated."""
+    flt = queries.QueueFilter.parse(dict(request.query_params))
+    rows, total = queries.queue(_engine(request), session.user, flt, datetime.now(UTC))
+    pages = max(1, -(-total // queries.PER_PAGE))
+    return templates.TemplateResponse(request, "staff/queue.html", {
+        "session": session, "rows": rows, "total": total, "filter": flt, "pages": pages,
+        **_lookups(request)})
+
+
+@router.get("/staff/api/reports")
+def queue_json(request: Request, session: Session = TRIAGE) -> JSONResponse:
+    """The queue as JSON, for scripts (the same filters as the page)."""
+    flt = queries.QueueFilter.parse(dict(request.query_params))
+    rows, total = queries.queue(_engine(request), session.user, flt, datetime.now(UTC))
+    return JSONResponse({"total": total, "reports": exports.geojson(rows)["features"]})
+
+
+def _visible_report(request: Request, session: Session, number: str) -> queries.QueueRow:
+    if not number.isdigit() or not queries.exists(_engine(request), int(number)):
+        raise NotFound(f"no report {number!r}")
+    row = queries.report(_engine(request), session.user, int(number))
+    if row is None:
+        raise Forbidden("this report is routed to another department")
+    return row
+
+
+@router.get("/staff/reports/{number}")
+def report_page(number: str, request: Request, templates: TemplatesDep, settings: SettingsDep,
+                lang: LangDep, session: Session = TRIAGE) -> Response:
+    """A report in full: photos, location and nearby reports, contact, actions, history."""
+    row = _visible_report(request, session, number)
+    service = request.app.state.reports
+    engine = _engine(request)
+    with engine.connect() as conn:
+        canned = conn.execute(response_templates.select().where(
+            (response_templates.c.category_code == service.store.get(row.id).category_code)
+            | response_templates.c.category_code.is_(None))).all()
+    transitions = service.store.transitions_from(row.status_code)
+    return templates.TemplateResponse(request, "staff/report.html", {
+        "session": session, "row": row, "report": service.store.get(row.id),
+        "contact": service.store.contact(row.id),
+        "events": queries.events(engine, row.id),
+        "nearby": queries.nearby(engine, session.user, row.lon, row.lat, row.id),
+        "allowed": transitions, "state_actions": STATE_ACTIONS, "canned": canned,
+        "message": request.query_params.get("done"), **_lookups(request)})
+
+
+def _int(value: Any) -> int | None:
+    text = str(value or "").strip()
+    return int(text) if text.isdigit() else None
+
+
+@router.post("/staff/reports/{number}/actions")
+async def act(number: str, request: Request, templates: TemplatesDep,
+              session: Session = TRIAGE) -> Response:
+    """Apply one action from the report page; 409 with a clear message if it clashes."""
+    await check_csrf(request, session)
+    row = _visible_report(request, session, number)
+    form = await request.form()
+    version = _int(form.get("version"))
+    if version is None:
+        raise InvalidInput("version", "the form lacks the report's version",
+                           detail_ja="フォームに版数がありません。読み込み直してください")
+    req = ActionRequest(
+        action=str(form.get("action") or ""), version=version,
+        body=str(form.get("body") or "") or None, priority=_int(form.get("priority")),
+        assignee_id=_int(form.get("assignee")), department=str(form.get("department") or "")
+        or None, duplicate_of=_int(form.get("duplicate_of")),
+        manager=str(form.get("manager") or "") or None)
+    request.app.state.workflow.apply(row.id, session.user, req, datetime.now(UTC))
+    suffix = "&lang=en" if request.query_params.get("lang") == "en" else ""
+    return RedirectResponse(f"/staff/reports/{row.id}?done={req.action}{suffix}",
+                            status_code=303)
+
+
+@router.get("/staff/export.csv")
+def export_csv(request: Request, session: Session = TRIAGE) -> Response:
+    """The filtered reports as Open311 bulk CSV (UTF-8 with BOM); ?headers=ja for Japanese."""
+    flt = queries.QueueFilter.parse({k: v for k, v in request.query_params.items()
+                                     if k != "headers"})
+    rows, _ = queries.queue(_engine(request), session.user, flt, datetime.now(UTC),
+                            per_page=None)
+    body = exports.open311_csv(rows, japanese_headers=request.query_params.get("headers") == "ja")
+    return Response(body, media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": 'attachment; filename="geoapp-reports.csv"'})
+
+
+@router.get("/staff/export.geojson")
+def export_geojson(request: Request, session: Session = TRIAGE) -> JSONResponse:
+    """The filtered reports as GeoJSON (staff fields, never the reporter's contact)."""
+    flt = queries.QueueFilter.parse(dict(request.query_params))
+    rows, _ = queries.queue(_engine(request), session.user, flt, datetime.now(UTC),
+                            per_page=None)
+    return JSONResponse(exports.geojson(rows), media_type="application/geo+json")
+
+
+@router.get("/staff/dashboard")
+def dashboard(request: Request, templates: TemplatesDep, lang: LangDep,
+              session: Session = FIGURES) -> Response:
+    """The plan's figures for a fiscal year, with monthly counts as a chart and a table."""
+    now = datetime.now(UTC)
+    years = figures.fiscal_years(_engine(request), now)
+    fy = _int(request.query_params.get("fy")) or years[0]
+    data = figures.figures(_engine(request), fy, lang)
+    peak = max([n for _, n in data.monthly_posted + data.monthly_handled] + [1])
+    return templates.TemplateResponse(request, "staff/dashboard.html", {
+        "session": session, "data": data, "years": [(y, figures.era_label(y)) for y in years],
+        "peak": peak})
+
+
+@router.get("/unsubscribe/{token}")
+def unsubscribe_form(token: str, request: Request, templates: TemplatesDep) -> Response:
+    """Confirm stopping update mails (a GET alone changes nothing: mail scanners follow links)."""
+    return templates.TemplateResponse(request, "staff/unsubscribe.html",
+                                      {"token": token, "done": False})
+
+
+@router.post("/unsubscribe/{token}")
+def unsubscribe(token: str, request: Request, templates: TemplatesDep) -> Response:
+    """Stop update mails for one report."""
+    if not request.app.state.reports.store.unsubscribe(token):
+        raise NotFound("this link is not known (it may have been used already)")
+    return templates.TemplateResponse(request, "staff/unsubscribe.html",
+                                      {"token": token, "done": True})

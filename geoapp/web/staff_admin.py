@@ -1,0 +1,92 @@
+"""Admin pages: staff accounts and the response templates per category and state."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from geoapp.errors import InvalidInput
+from geoapp.staff.accounts import ROLES, Session
+from geoapp.store.schema import response_templates
+from geoapp.web.context import TemplatesDep
+from geoapp.web.staff_auth import check_csrf, require
+
+router = APIRouter(include_in_schema=False)
+ADMIN = require("admin")
+
+
+def _page(request: Request, templates: TemplatesDep, session: Session, error: str | None = None,
+          status: int = 200) -> Response:
+    store = request.app.state.reports.store
+    with store.engine.connect() as conn:
+        canned = conn.execute(response_templates.select().order_by(response_templates.c.id)).all()
+    return templates.TemplateResponse(request, "staff/admin.html", {
+        "session": session, "users": request.app.state.accounts.all(), "roles": ROLES,
+        "departments": store.departments(), "categories": store.categories(active_only=False),
+        "statuses": store.statuses(), "canned": canned, "error": error}, status_code=status)
+
+
+@router.get("/staff/admin")
+def admin_page(request: Request, templates: TemplatesDep, session: Session = ADMIN) -> Response:
+    """Accounts and response templates."""
+    return _page(request, templates, session)
+
+
+@router.post("/staff/admin/users")
+async def create_user(request: Request, templates: TemplatesDep,
+                      session: Session = ADMIN) -> Response:
+    """Create a member of staff."""
+    await check_csrf(request, session)
+    form = await request.form()
+    try:
+        request.app.state.accounts.create(
+            str(form.get("username") or ""), str(form.get("password") or ""),
+            str(form.get("role") or ""), datetime.now(UTC),
+            display_name=str(form.get("display_name") or "") or None,
+            email=str(form.get("email") or "") or None,
+            department_code=str(form.get("department") or "") or None)
+    except InvalidInput as error:
+        lang = request.query_params.get("lang", "ja")
+        return _page(request, templates, session,
+                     error.detail_ja if lang != "en" else error.detail, status=422)
+    return RedirectResponse("/staff/admin", status_code=303)
+
+
+@router.post("/staff/admin/users/{user_id}/active")
+async def set_active(user_id: int, request: Request, session: Session = ADMIN) -> Response:
+    """Enable or disable an account."""
+    await check_csrf(request, session)
+    form = await request.form()
+    request.app.state.accounts.set_active(user_id, form.get("active") == "1")
+    return RedirectResponse("/staff/admin", status_code=303)
+
+
+@router.post("/staff/admin/templates")
+async def add_template(request: Request, templates: TemplatesDep,
+                       session: Session = ADMIN) -> Response:
+    """Add a response template for a category (or all) and a state."""
+    await check_csrf(request, session)
+    form = await request.form()
+    body = str(form.get("body") or "").strip()
+    status = str(form.get("status") or "")
+    if not body or not status:
+        return _page(request, templates, session, "定型文と状況を入力してください", status=422)
+    with request.app.state.reports.store.engine.begin() as conn:
+        conn.execute(response_templates.insert().values(
+            category_code=str(form.get("category") or "") or None, status_code=status,
+            lang=str(form.get("lang") or "ja"), body=body))
+    return RedirectResponse("/staff/admin", status_code=303)
+
+
+@router.post("/staff/admin/templates/{template_id}/delete")
+async def delete_template(template_id: int, request: Request,
+                          session: Session = ADMIN) -> Response:
+    """Remove a response template."""
+    await check_csrf(request, session)
+    with request.app.state.reports.store.engine.begin() as conn:
+        conn.execute(sa.delete(response_templates).where(response_templates.c.id == template_id))
+    return RedirectResponse("/staff/admin", status_code=303)

@@ -1,0 +1,129 @@
+"""Helpers for the browser tests: the offline tile, the page watch, axe-core, layer waits."""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from playwright.sync_api import Page
+
+ROOT = Path(__file__).resolve().parents[2]
+AXE_JS = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+#: The base map's tile host: answered locally, never reached.
+TILE_HOST = "cyberjapandata.gsi.go.jp"
+LOCAL_HOSTS = {"127.0.0.1"}
+
+
+def _png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A plain one-colour PNG (a light, paper-like tile)."""
+    row = b"\x00" + bytes(rgb) * width
+    raw = row * height
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+TILE_PNG = _png(256, 256, (238, 236, 230))
+
+
+@dataclass
+class PageWatch:
+    """What went wrong, or went out, while a page was open."""
+
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    failed_requests: list[str] = field(default_factory=list)
+    http_errors: list[str] = field(default_factory=list)
+    foreign_requests: list[str] = field(default_factory=list)
+    tile_requests: list[str] = field(default_factory=list)
+
+    def assert_clean(self) -> None:
+        """No console error, page error, failed request, HTTP error or foreign request."""
+        problems = {
+            "console errors": self.console_errors,
+            "uncaught page errors": self.page_errors,
+            "failed requests": self.failed_requests,
+            "HTTP errors": self.http_errors,
+            "requests to other hosts": self.foreign_requests,
+        }
+        found = {name: items for name, items in problems.items() if items}
+        assert not found, "the page had problems:\n" + json.dumps(found, ensure_ascii=False,
+                                                                  indent=2)
+
+
+def wait_for_layer(page: Page, layer_id: str, timeout: float = 15_000) -> int:
+    """Wait until a fetched layer has loaded every page of features; its number of features."""
+    page.wait_for_function(
+        "id => window.geoapp && geoapp.layers[id] && geoapp.layers[id].geoappLoaded === true",
+        arg=layer_id, timeout=timeout,
+    )
+    return page.evaluate("id => geoapp.layers[id].getLayers().length", layer_id)
+
+
+# --- axe-core -----------------------------------------------------------------------------
+
+WCAG_A_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa"]}}
+
+
+def run_axe(page: Page, options: dict | None = None) -> dict:
+    """axe-core's results for the page as it is now, WCAG 2.0 A and AA rules."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE_JS))
+    return page.evaluate(
+        """async options => {
+            const r = await axe.run(document, options);
+            const slim = list => list.map(v => ({
+                id: v.id, impact: v.impact, help: v.help, helpUrl: v.helpUrl,
+                error: v.error ? String(v.message || v.error.message || v.error) : null,
+                nodes: v.nodes.map(n => ({
+                    target: n.target, html: n.html,
+                    summary: n.failureSummary ||
+                             n.any.concat(n.all, n.none).map(c => c.message).join('; '),
+                })),
+            }));
+            return {violations: slim(r.violations), incomplete: slim(r.incomplete),
+                    passes: r.passes.map(p => p.id)};
+        }""",
+        options or WCAG_A_AA,
+    )
+
+
+def describe_axe(results: list[dict]) -> str:
+    """Readable lines for axe results: rule, impact, help, then each element and why."""
+    lines = []
+    for rule in results:
+        lines.append(f"- {rule['id']} ({rule['impact']}): {rule['help']}  <{rule['helpUrl']}>")
+        if rule.get("error"):
+            lines.append(f"    rule crashed: {rule['error']}")
+        for node in rule["nodes"][:15]:
+            lines.append(f"    at {' '.join(map(str, node['target']))}")
+            lines.append(f"       {node['html'][:200]}")
+            lines.append(f"       {node['summary'][:400]}".replace("\n", " "))
+        if len(rule["nodes"]) > 15:
+            lines.append(f"    … and {len(rule['nodes']) - 15} more")
+    return "\n".join(lines)
+
+
+def assert_axe_clean(page: Page, label: str) -> dict:
+    """No WCAG 2.0 A/AA violation, and no rule that crashed instead of checking."""
+    results = run_axe(page)
+    assert not results["violations"], (
+        f"axe-core found WCAG 2.0 A/AA violations on {label}:\n"
+        + describe_axe(results["violations"]))
+    crashed = [rule for rule in results["incomplete"] if rule.get("error")]
+    assert not crashed, (
+        f"axe-core rules crashed on {label}, so they checked nothing:\n" + describe_axe(crashed))
+    return results
