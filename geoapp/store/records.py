@@ -9,21 +9,28 @@ from typing import Any
 from geoapp.i18n import Lang
 
 
+class _Named:
+    """Reference rows named in Japanese and English."""
+
+    name_ja: str
+    name_en: str
+
+    def name(self, lang: Lang) -> str:
+        """The name in ``lang``."""
+        return self.name_ja if lang == "ja" else self.name_en
+
+
 @dataclass(frozen=True)
-class Department:
+class Department(_Named):
     """A city department that receives reports."""
 
     code: str
     name_ja: str
     name_en: str
 
-    def name(self, lang: Lang) -> str:
-        """The department's name in ``lang``."""
-        return self.name_ja if lang == "ja" else self.name_en
-
 
 @dataclass(frozen=True)
-class Category:
+class Category(_Named):
     """A kind of report and the department it is routed to."""
 
     code: str
@@ -35,10 +42,6 @@ class Category:
     attributes: list[dict[str, Any]]
     active: bool
     sort_order: int
-
-    def name(self, lang: Lang) -> str:
-        """The category's name in ``lang``."""
-        return self.name_ja if lang == "ja" else self.name_en
 
     def in_season(self, day: date) -> bool:
         """Whether reports of this category are taken on ``day`` (always, without a season)."""
@@ -52,7 +55,7 @@ class Category:
 
 
 @dataclass(frozen=True)
-class Status:
+class Status(_Named):
     """A report state and how the public map shows it."""
 
     code: str
@@ -61,10 +64,6 @@ class Status:
     public_group: str  # new, progress, fixed, closed
     is_open: bool
     sort_order: int
-
-    def name(self, lang: Lang) -> str:
-        """The state's name in ``lang``."""
-        return self.name_ja if lang == "ja" else self.name_en
 
 
 @dataclass(frozen=True)
