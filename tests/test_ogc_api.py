@@ -197,3 +197,45 @@ def test_html_errors_are_pages_not_json(client):
 def test_items_answer_in_the_requested_language(client):
     body = client.get("/collections/shelters?lang=en").json()
     assert body["title"] == "Designated shelters"
+
+
+# -- OGC API – Features Part 2: coordinate reference systems --------------------------------
+
+EPSG = "http://www.opengis.net/def/crs/EPSG/0/"
+
+
+def test_collections_offer_the_japanese_crss(client):
+    doc = client.get("/collections/shelters").json()
+    assert set(doc["crs"]) >= {"http://www.opengis.net/def/crs/OGC/1.3/CRS84", f"{EPSG}4326",
+                               f"{EPSG}6668", f"{EPSG}6676"}
+    assert "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs" in \
+        client.get("/conformance").json()["conformsTo"]
+
+
+def test_items_in_the_niigata_plane_system_match_pyproj(client):
+    from pyproj import Transformer
+
+    response = client.get(f"/collections/shelters/items/E1520600001111?crs={EPSG}6676")
+    assert response.headers["content-crs"] == f"<{EPSG}6676>"
+    northing, easting = response.json()["geometry"]["coordinates"]
+    expected = Transformer.from_crs("OGC:CRS84", "EPSG:6676").transform(139.3181, 38.014285)
+    assert (northing, easting) == pytest.approx(expected, abs=1e-6)
+    assert 200_000 < northing < 250_000  # about 224 km north of the zone's origin at 36°N
+
+
+def test_epsg_4326_answers_latitude_first(client):
+    body = client.get(f"/collections/shelters/items?limit=1&crs={EPSG}4326").json()
+    lat, lon = body["features"][0]["geometry"]["coordinates"]
+    assert 37 < lat < 39 and 139 < lon < 140
+
+
+def test_bbox_crs_reads_the_bbox_in_that_crs_axis_order(client):
+    plain = client.get("/collections/shelters/items?bbox=139.30,37.93,139.33,37.96").json()
+    lat_first = client.get("/collections/shelters/items", params={
+        "bbox": "37.93,139.30,37.96,139.33", "bbox-crs": f"{EPSG}4326"}).json()
+    assert lat_first["numberMatched"] == plain["numberMatched"] > 0
+
+
+def test_an_unsupported_crs_is_a_clear_400(client):
+    body = client.get(f"/collections/shelters/items?bbox-crs={EPSG}3857&bbox=1,2,3,4").json()
+    assert body["status"] == 400 and body["parameter"] == "bbox-crs" and "6676" in body["detail"]

@@ -92,3 +92,16 @@ def test_owslib_reads_one_feature(paged_server):
     if isinstance(feature, str | bytes):
         feature = json.loads(feature)
     assert feature["properties"]["name"] == "紫雲寺小学校"
+
+
+def test_gdal_reads_a_collection_in_epsg_6676_matching_pyproj(paged_server):
+    from pyproj import Transformer
+
+    frame = pyogrio.read_dataframe(f"OAPIF:{paged_server.url}/", layer="shelters",
+                                   CRS="EPSG:6676")
+    assert frame.crs.to_epsg() == 6676
+    shiunji = frame[frame["name"] == "紫雲寺小学校"].iloc[0]
+    easting, northing = Transformer.from_crs("OGC:CRS84", "EPSG:6676",
+                                             always_xy=True).transform(139.3181, 38.014285)
+    # GeoPandas keeps x = easting, y = northing whatever the CRS's declared axis order.
+    assert (shiunji.geometry.x, shiunji.geometry.y) == pytest.approx((easting, northing), abs=1e-3)

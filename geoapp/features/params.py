@@ -8,8 +8,12 @@ from geoapp.errors import InvalidParameter
 from geoapp.features.source import BBox
 
 
-def parse_bbox(text: str) -> BBox:
-    """A CRS84 bbox from 'minLon,minLat,maxLon,maxLat' (a 6-number 3D bbox drops heights)."""
+def parse_bbox(text: str, *, crs84: bool = True) -> BBox:
+    """A bbox from four numbers (a 6-number 3D bbox drops heights).
+
+    In CRS84 the numbers are minLon,minLat,maxLon,maxLat and are range-checked; in another
+    CRS they are that CRS's own axes, checked only for order (the CRS module projects them).
+    """
     parts = text.split(",")
     if len(parts) not in (4, 6):
         raise InvalidParameter("bbox", "give 4 numbers: minLon,minLat,maxLon,maxLat")
@@ -22,6 +26,10 @@ def parse_bbox(text: str) -> BBox:
     if len(numbers) == 6:
         numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
     minx, miny, maxx, maxy = numbers
+    if not crs84:
+        if minx > maxx or miny > maxy:
+            raise InvalidParameter("bbox", "each lower corner value must not exceed the upper")
+        return (minx, miny, maxx, maxy)
     if not (-180 <= minx <= 180 and -180 <= maxx <= 180):
         raise InvalidParameter("bbox", "longitudes must lie between -180 and 180")
     if not (-90 <= miny <= 90 and -90 <= maxy <= 90):

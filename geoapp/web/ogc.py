@@ -13,12 +13,13 @@ from starlette.responses import JSONResponse, Response
 
 from geoapp.catalog.registry import Catalog, Layer
 from geoapp.errors import InvalidParameter
+from geoapp.features import crs as crs_part2
+from geoapp.features.crs import CRS84
 from geoapp.features.params import parse_bbox, parse_int, parse_limit
 from geoapp.i18n import Lang, t
 from geoapp.web.context import CatalogDep, LangDep, SettingsDep, TemplatesDep, base_url, url_with
 from geoapp.web.negotiation import choose_format
 
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 GEOJSON = "application/geo+json"
 OPENAPI_JSON = "application/vnd.oai.openapi+json;version=3.0"
 CONFORMANCE = [
@@ -26,6 +27,7 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
 ]
 #: Parameters items accepts besides the layer's own property names.
 ITEMS_PARAMS = {"f", "lang", "bbox", "bbox-crs", "crs", "limit", "offset", "datetime"}
@@ -71,7 +73,7 @@ def collection_doc(request: Request, layer: Layer, lang: Lang) -> dict[str, Any]
         "title": spec.title(lang),
         "description": spec.description(lang),
         "itemType": "feature",
-        "crs": [CRS84],
+        "crs": list(crs_part2.SUPPORTED),
         "storageCrs": CRS84,
         "links": [
             _link(href, "self", "application/json", spec.title(lang)),
@@ -157,10 +159,6 @@ def _check_params(request: Request, layer: Layer) -> dict[str, str]:
             raise InvalidParameter(
                 name, f"unknown parameter; this collection accepts {', '.join(sorted(keys))}"
             )
-    for name in ("crs", "bbox-crs"):
-        value = request.query_params.get(name)
-        if value and value != CRS84:
-            raise InvalidParameter(name, f"{value!r} is not supported; use {CRS84}")
     when = request.query_params.get("datetime")
     if when is not None:
         _check_datetime(when)
@@ -221,7 +219,9 @@ def items(
     settings: SettingsDep,
     templates: TemplatesDep,
     lang: LangDep,
-    bbox: str | None = Query(None, description="minLon,minLat,maxLon,maxLat (CRS84)"),
+    bbox: str | None = Query(None, description="minLon,minLat,maxLon,maxLat (in bbox-crs)"),
+    crs: str | None = Query(None, description="CRS of the answer (OGC API Part 2)"),
+    bbox_crs: str | None = Query(None, alias="bbox-crs", description="CRS of bbox"),
     limit: str | None = Query(None, description="page size; clamped to the maximum"),
     offset: str | None = Query(None, description="features to skip"),
     datetime_: str | None = Query(None, alias="datetime", description="RFC 3339 instant/interval"),
@@ -232,7 +232,11 @@ def items(
     assert layer.source is not None
     fmt = choose_format(request)
     filters = _check_params(request, layer)
-    box = parse_bbox(bbox) if bbox else None
+    out_crs = crs_part2.check("crs", crs)
+    box_crs = crs_part2.check("bbox-crs", bbox_crs)
+    box = parse_bbox(bbox, crs84=box_crs == CRS84) if bbox else None
+    if box is not None:
+        box = crs_part2.bbox_to_crs84(box, box_crs)
     size = parse_limit(limit, default=settings.items_default_limit,
                        maximum=settings.items_max_limit)
     start = parse_int("offset", offset, default=0, minimum=0)
@@ -251,9 +255,15 @@ def items(
         "timeStamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "links": paging.links,
     })
-    # Features were encoded once at start-up; a page is a join of their bytes.
-    body = b'{"type":"FeatureCollection","features":[' + b",".join(page.encoded) + b"]," + tail[1:]
-    return Response(body, media_type=GEOJSON, headers={"Content-Language": lang})
+    encoded = page.encoded
+    if out_crs != CRS84:
+        encoded = [orjson.dumps({**f.to_geojson(),
+                                 "geometry": crs_part2.geometry_in(f.geometry, out_crs)})
+                   for f in page.features]
+    # Features were encoded once at start-up; a CRS84 page is a join of their bytes.
+    body = b'{"type":"FeatureCollection","features":[' + b",".join(encoded) + b"]," + tail[1:]
+    return Response(body, media_type=GEOJSON, headers={
+        "Content-Language": lang, "Content-Crs": crs_part2.extent_crs(out_crs)})
 
 
 @router.get(
@@ -270,11 +280,13 @@ def item(
     templates: TemplatesDep,
     lang: LangDep,
     f: str | None = Query(None, description="json (GeoJSON, default) or html"),
+    crs: str | None = Query(None, description="CRS of the answer (OGC API Part 2)"),
 ) -> Response:
     """One feature of a collection."""
     layer = catalog.collection(collection_id)
     assert layer.source is not None
     feature = layer.source.get(feature_id)
+    out_crs = crs_part2.check("crs", crs)
     if choose_format(request) == "html":
         return templates.TemplateResponse(
             request, "item.html", {"lang": lang, "layer": layer, "feature": feature}
@@ -282,13 +294,16 @@ def item(
     root = base_url(request)
     href = f"{root}/collections/{layer.id}/items/{feature_id}"
     body = feature.to_geojson()
+    body["geometry"] = crs_part2.geometry_in(feature.geometry, out_crs)
     body["links"] = [
         _link(href, "self", GEOJSON, feature_id),
         _link(f"{href}?f=html", "alternate", "text/html", feature_id),
         _link(f"{root}/collections/{layer.id}", "collection", "application/json",
               layer.spec.title(lang)),
     ]
-    return _json(body, GEOJSON, lang)
+    response = _json(body, GEOJSON, lang)
+    response.headers["Content-Crs"] = crs_part2.extent_crs(out_crs)
+    return response
 
 
 @router.get("/api", summary="This API's OpenAPI definition", include_in_schema=False)
