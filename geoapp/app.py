@@ -15,6 +15,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from geoapp import __version__
 from geoapp.catalog.registry import Catalog
 from geoapp.mail.outbox import Sender, SmtpConfig
+from geoapp.open311.keys import ApiKeys
 from geoapp.photos.media import MediaStore
 from geoapp.reports.boundary import CityBoundary
 from geoapp.reports.layer import ReportSource
@@ -24,7 +25,17 @@ from geoapp.staff.accounts import Accounts
 from geoapp.staff.workflow import Workflow
 from geoapp.store.engine import migrate, open_engine
 from geoapp.store.reports import ReportStore
-from geoapp.web import assets, ogc, pages, problems, reports, staff, staff_admin, staff_auth
+from geoapp.web import (
+    assets,
+    ogc,
+    open311,
+    pages,
+    problems,
+    reports,
+    staff,
+    staff_admin,
+    staff_auth,
+)
 from geoapp.web.ratelimit import RateLimiter
 from geoapp.web.templating import make_templates
 from geoapp.yamlfile import read_yaml
@@ -112,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.rate_limiter = RateLimiter(settings.report_rate_limit, settings.report_rate_window)
     app.state.accounts = Accounts(store.engine)
+    app.state.api_keys = ApiKeys(store.engine)
     app.state.workflow = Workflow(store.engine, settings.base_url or "http://127.0.0.1:8000")
     app.state.mail_sender = (
         Sender(store.engine, SmtpConfig(
@@ -133,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(staff_auth.router)
     app.include_router(staff.router)
     app.include_router(staff_admin.router)
+    app.include_router(open311.router)
     app.include_router(assets.router)
     app.openapi = lambda: _openapi(app, settings)  # type: ignore[method-assign]
     return app

@@ -21,6 +21,8 @@ cli.add_typer(wifi_cli, name="wifi")
 cli.add_typer(store_cli, name="store")
 staff_cli = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 cli.add_typer(staff_cli, name="staff")
+keys_cli = typer.Typer(help="Open311 API keys.", no_args_is_help=True)
+cli.add_typer(keys_cli, name="apikeys")
 mail_cli = typer.Typer(help="Outgoing e-mail (the outbox).", no_args_is_help=True)
 cli.add_typer(mail_cli, name="mail")
 
@@ -174,6 +176,46 @@ def staff_create(
         typer.echo(f"geoapp: {exc.detail}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"created {user.username} ({user.role})")
+
+
+def _api_keys():  # noqa: ANN202
+    from geoapp.app import open_reference_store
+    from geoapp.open311.keys import ApiKeys
+
+    return ApiKeys(open_reference_store(_settings()).engine)
+
+
+@keys_cli.command("issue")
+def keys_issue(name: str = typer.Argument(..., help="The client's name.")) -> None:
+    """Issue an Open311 API key (printed once; only its hash is stored)."""
+    from datetime import UTC, datetime
+
+    try:
+        typer.echo(_api_keys().issue(name, datetime.now(UTC)))
+    except GeoappError as exc:
+        typer.echo(f"geoapp: {exc.detail}", err=True)
+        raise typer.Exit(1) from None
+
+
+@keys_cli.command("revoke")
+def keys_revoke(name: str = typer.Argument(..., help="The client's name.")) -> None:
+    """Revoke an Open311 API key at once."""
+    from datetime import UTC, datetime
+
+    try:
+        _api_keys().revoke(name, datetime.now(UTC))
+    except GeoappError as exc:
+        typer.echo(f"geoapp: {exc.detail}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"revoked {name}")
+
+
+@keys_cli.command("list")
+def keys_list() -> None:
+    """List issued keys (names and dates, never the keys)."""
+    for key in _api_keys().all():
+        state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "live"
+        typer.echo(f"{key.name}\t{key.created_at:%Y-%m-%d}\t{state}")
 
 
 @mail_cli.command("send")

@@ -249,6 +249,14 @@ _TEXTS: dict[str, dict[str, str]] = {
     "language": {"ja": "言語", "en": "Language"},
     "template_text": {"ja": "定型文", "en": "Template text"},
     "add_template": {"ja": "定型文を追加", "en": "Add template"},
+    "api_keys": {"ja": "Open311 APIキー", "en": "Open311 API keys"},
+    "api_keys_help": {"ja": "外部のアプリやシステムが Open311 で通報を送るためのキーです。キーはハッシュで保存し、発行時に一度だけ表示します。", "en": "Keys let other apps and systems post reports through Open311. Keys are stored hashed and shown once, when issued."},
+    "api_key_shown_once": {"ja": "このキーは今だけ表示されます。安全に保管してください。", "en": "This key is shown only now: keep it safe."},
+    "created": {"ja": "発行日時", "en": "Issued"},
+    "revoked": {"ja": "失効", "en": "Revoked"},
+    "revoke": {"ja": "失効させる", "en": "Revoke"},
+    "issue_api_key": {"ja": "キーを発行", "en": "Issue a key"},
+    "api_key_client": {"ja": "クライアント名", "en": "Client name"},
 }
 
 

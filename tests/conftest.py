@@ -55,7 +55,7 @@ def _empty_postgis(url: str) -> None:
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         conn.execute(sa.text(
-            "TRUNCATE report_events, subscribers, outbox, response_templates, map_views, "
+            "TRUNCATE api_keys, report_events, subscribers, outbox, response_templates, map_views, "
             "staff_sessions, staff_users, transitions, report_photos, reports, categories, "
             "statuses, departments RESTART IDENTITY CASCADE"))
     engine.dispose()

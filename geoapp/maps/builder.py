@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html import escape
 
 import folium
@@ -31,6 +31,11 @@ _MAP_TEXTS: dict[str, dict[Lang, str]] = {
                        "en": "You seem to be outside the area of the map."},
     "metres": {"ja": "メートル", "en": "metres"},
     "feet": {"ja": "フィート", "en": "feet"},
+    # The public groups of report states, as the reports layer colours them.
+    "group_new": {"ja": "受付", "en": "Received"},
+    "group_progress": {"ja": "対応中", "en": "In progress"},
+    "group_fixed": {"ja": "対応済", "en": "Fixed"},
+    "group_closed": {"ja": "完了", "en": "Closed"},
 }
 
 
@@ -39,12 +44,24 @@ def _mt(key: str, lang: Lang) -> str:
 
 
 @dataclass(frozen=True)
+class LegendEntry:
+    """One colour of a layer drawn by a property's value: its symbol and what it means."""
+
+    value: str
+    color: str
+    icon: str  # the symbol as a data: URI
+    label: str
+
+
+@dataclass(frozen=True)
 class MapParts:
-    """The rendered map, in the three places of a page it belongs."""
+    """The rendered map, in the three places of a page it belongs, and its legend."""
 
     header: str
     html: str
     script: str
+    #: By layer id, the colours of layers drawn by a property's value (for the side list).
+    legend: dict[str, list[LegendEntry]] = field(default_factory=dict)
 
 
 def layer_name(layer: Layer, lang: Lang) -> str:
@@ -65,9 +82,28 @@ def _credit_html(layer: Layer, lang: Lang) -> str:
     return label
 
 
+def _value_label(layer: Layer, value: str, lang: Lang) -> str:
+    """What a colour-by value means, in words (report state groups have their own names)."""
+    key = f"group_{value}"
+    if layer.spec.style.color_by == "status_group" and key in _MAP_TEXTS:
+        return _mt(key, lang)
+    return value
+
+
+def legend_entries(layer: Layer, lang: Lang) -> list[LegendEntry]:
+    """The colours a layer is drawn in by a property's value, with what each means."""
+    style = layer.spec.style
+    if not style.color_by:
+        return []
+    return [LegendEntry(value, colour, symbols.data_uri(style.symbol, colour),
+                        _value_label(layer, value, lang))
+            for value, colour in style.colors.items()]
+
+
 def _feature_config(layer: Layer, lang: Lang, root: str) -> dict[str, object]:
     spec = layer.spec
     style = spec.style
+    labels = {p.key: p.label(lang) for p in spec.properties}
     return {
         "id": spec.id,
         "title": layer_name(layer, lang),
@@ -79,6 +115,16 @@ def _feature_config(layer: Layer, lang: Lang, root: str) -> dict[str, object]:
         "fill": style.fill,
         "cluster": style.cluster,
         "icon": symbols.data_uri(style.symbol, style.color),
+        # Points drawn by a property's value: an icon and a name per value (others: `icon`).
+        "colorBy": style.color_by,
+        "colors": dict(style.colors),
+        "icons": {e.value: e.icon for e in legend_entries(layer, lang)},
+        "colorLabels": {e.value: e.label for e in legend_entries(layer, lang)},
+        # A feature's own page and photo, shown in its popup (named by their labels).
+        "linkProperty": spec.link_property,
+        "linkLabel": labels.get(spec.link_property or "", ""),
+        "imageProperty": spec.image_property,
+        "imageAlt": labels.get(spec.image_property or "", ""),
         "markerLabel": (spec.marker_label or spec.title)(lang),
         "clusterLabel": _mt("cluster", lang),
         "labelProperty": spec.label_property,
@@ -96,20 +142,23 @@ def _feature_config(layer: Layer, lang: Lang, root: str) -> dict[str, object]:
     }
 
 
-def build_map(
-    catalog: Catalog, settings: Settings, assets: Assets, lang: Lang, root: str = ""
-) -> MapParts:
-    """The map of every public layer; feature layers load by URL from the feature API."""
+def base_map(settings: Settings, assets: Assets, lang: Lang, *, zoom: int | None = None,
+             center: tuple[float, float] | None = None,
+             setup: dict[str, object] | None = None) -> CityMap:
+    """A map with the base tiles, Japanese/English controls and geoapp's map script.
+
+    Every script and stylesheet comes from geoapp itself, never from a CDN. ``setup`` adds
+    to the configuration geoapp's setupMap receives.
+    """
     m = CityMap(
-        location=list(settings.map_center),
-        zoom_start=settings.map_zoom,
+        location=list(center or settings.map_center),
+        zoom_start=settings.map_zoom if zoom is None else zoom,
         tiles=None,
         zoom_control=False,
         control_scale=True,
         width="100%",
         height="100%",
     )
-    # Every script and stylesheet comes from geoapp itself, never from a CDN.
     m.default_js = [("leaflet", assets.vendor("leaflet", "dist/leaflet.js"))]
     m.default_css = [("leaflet_css", assets.vendor("leaflet", "dist/leaflet.css"))]
     folium.TileLayer(
@@ -124,11 +173,33 @@ def build_map(
             "regionLabel": t("map_region", lang),
             "zoomIn": t("zoom_in", lang),
             "zoomOut": t("zoom_out", lang),
-            "closePopup": _mt("close_popup", lang),
+            **(setup or {}),
         },
         js=[("geoapp_map", assets.own("geoapp-map.js"))],
         css=[],
     ).add_to(m)
+    return m
+
+
+def render(m: CityMap, legend: dict[str, list[LegendEntry]] | None = None) -> MapParts:
+    """The map's header, body and script, for a page template."""
+    figure = m.get_root()
+    figure.header._children.pop("meta_http", None)  # the page template declares its charset
+    figure.render()
+    return MapParts(
+        header=figure.header.render(),
+        html=figure.html.render(),
+        script=figure.script.render(),
+        legend=legend or {},
+    )
+
+
+def build_map(
+    catalog: Catalog, settings: Settings, assets: Assets, lang: Lang, root: str = ""
+) -> MapParts:
+    """The map of every public layer; feature layers load by URL from the feature API."""
+    m = base_map(settings, assets, lang, setup={"closePopup": _mt("close_popup", lang)})
+    legend: dict[str, list[LegendEntry]] = {}
     cluster_js = [("markercluster", assets.vendor("leaflet.markercluster",
                                                   "dist/leaflet.markercluster.js"))]
     cluster_css = [
@@ -164,6 +235,9 @@ def build_map(
                 js=cluster_js if clustered else [],
                 css=cluster_css if clustered else [],
             ).add_to(m)
+            entries = legend_entries(layer, lang)
+            if entries:
+                legend[spec.id] = entries
     locate = LocateControl(
         strings={
             "title": t("locate_me", lang),
@@ -181,11 +255,4 @@ def build_map(
     locate.add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     MapFinish({"layersLabel": _mt("layers_control", lang)}).add_to(m)
-    figure = m.get_root()
-    figure.header._children.pop("meta_http", None)  # the page template declares its charset
-    figure.render()
-    return MapParts(
-        header=figure.header.render(),
-        html=figure.html.render(),
-        script=figure.script.render(),
-    )
+    return render(m, legend)

@@ -50,6 +50,7 @@ class Submission:
     attributes: dict[str, str] = field(default_factory=dict)
     photos: Sequence[bytes] = ()
     idempotency_key: str | None = None
+    media_url: str | None = None  # Open311's link to a photo held elsewhere (never fetched)
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,9 @@ class ReportService:
                            "Idempotency-Key は200文字以内にしてください")
         return NewReport(
             category_code=category.code, description=description, lon=lon, lat=lat,
-            lang=sub.lang, source=sub.source, attributes=self._attributes(category, sub.attributes),
+            lang=sub.lang, source=sub.source,
+            attributes={**self._attributes(category, sub.attributes),
+                        **({"media_url": sub.media_url} if sub.media_url else {})},
             reporter_name=name, reporter_email=email, idempotency_key=key,
             request_hash=_request_hash(sub),
         )

@@ -114,7 +114,8 @@ class Workflow:
             after = {**before, **{k: v for k, v in changes.items() if k in _TRACKED}}
             kind = "note" if req.action == "note" else "reply" if public else "action"
             conn.execute(report_events.insert().values(
-                report_id=report_id, at=now, actor_id=user.id, actor_name=user.display_name,
+                report_id=report_id, at=now, actor_id=user.id or None,  # 0: an API client
+                actor_name=user.display_name,
                 kind=kind, action=req.action, public=public, body=body,
                 before=before, after=after))
             status_changed = after["status_code"] != before["status_code"]

@@ -85,6 +85,21 @@
     return String(value);
   }
 
+  function safeUrl(value) {
+    // Only a same-origin path ("/media/…", not "//host/…") or an http(s) address; never a
+    // javascript:, data: or other URL from the data.
+    if (typeof value !== "string") { return null; }
+    var url = value.trim();
+    if (/^https?:\/\/[^\s]+$/i.test(url)) { return url; }
+    if (/^\/(?![\/\\])[^\s]*$/.test(url)) { return url; }
+    return null;
+  }
+
+  function withLang(url, lang) {
+    if (lang === "ja" || /[?&]lang=/.test(url)) { return url; }
+    return url + (url.indexOf("?") === -1 ? "?" : "&") + "lang=" + encodeURIComponent(lang);
+  }
+
   function popupFor(feature, cfg) {
     var box = document.createElement("div");
     box.className = "geoapp-popup";
@@ -93,19 +108,50 @@
     if (cfg.labelProperty) {
       box.appendChild(text("h2", String(props[cfg.labelProperty] || ""), "geoapp-popup-title"));
     }
+    var image = cfg.imageProperty ? safeUrl(props[cfg.imageProperty]) : null;
+    if (image) {
+      var img = document.createElement("img");
+      img.className = "geoapp-popup-photo";
+      img.alt = cfg.imageAlt;
+      // A fixed box (the photo fits inside it), so the popup is laid out before it loads.
+      img.width = 160;
+      img.height = 120;
+      img.src = image;
+      box.appendChild(img);
+    }
     var dl = document.createElement("dl");
     cfg.props.forEach(function (prop) {
       if (prop.key === cfg.labelProperty) { return; }
+      // The photo and the page are shown as an image and a link, not as addresses.
+      if (prop.key === cfg.imageProperty || prop.key === cfg.linkProperty) { return; }
       var shown = formatValue(prop, props[prop.key], cfg);
       if (shown === "") { return; }
       dl.appendChild(text("dt", prop.label));
       dl.appendChild(text("dd", shown));
     });
     box.appendChild(dl);
+    var links = document.createElement("p");
+    links.className = "geoapp-popup-links";
+    var page = cfg.linkProperty ? safeUrl(props[cfg.linkProperty]) : null;
+    if (page) {
+      var own = text("a", cfg.linkLabel, "geoapp-popup-page");
+      own.href = withLang(page, cfg.lang);
+      links.appendChild(own);
+      links.appendChild(document.createTextNode(" · "));
+    }
     var link = text("a", cfg.detailLabel);
     link.href = cfg.itemUrl + encodeURIComponent(String(feature.id)) + "?f=html&lang=" + cfg.lang;
-    box.appendChild(link);
+    links.appendChild(link);
+    box.appendChild(links);
     return box;
+  }
+
+  function colorValue(feature, cfg) {
+    // The value the layer is coloured by, when it has its own colour; else null.
+    if (!cfg.colorBy) { return null; }
+    var value = (feature.properties || {})[cfg.colorBy];
+    value = value === null || value === undefined ? "" : String(value);
+    return Object.prototype.hasOwnProperty.call(cfg.icons || {}, value) ? value : null;
   }
 
   function altFor(feature, cfg) {
@@ -114,6 +160,12 @@
     if (Object.prototype.hasOwnProperty.call(props, "wifi")) {
       alt += cfg.lang === "ja" ? "（" + (props.wifi ? cfg.wifiYes : cfg.wifiNo) + "）"
                                : " (" + (props.wifi ? cfg.wifiYes : cfg.wifiNo) + ")";
+    }
+    var value = colorValue(feature, cfg);
+    if (value !== null && cfg.colorLabels && cfg.colorLabels[value]) {
+      // What the colour says, in words too (colour is never the only cue).
+      alt += cfg.lang === "ja" ? "（" + cfg.colorLabels[value] + "）"
+                               : " (" + cfg.colorLabels[value] + ")";
     }
     return alt;
   }
@@ -132,9 +184,11 @@
       interactive: cfg.kind !== "area",
       pointToLayer: function (feature, latlng) {
         var alt = altFor(feature, cfg);
-        var icon = new AccessibleIcon({ iconUrl: cfg.icon, iconSize: [22, 22],
-                                        iconAnchor: [11, 11], popupAnchor: [0, -10],
-                                        label: alt });
+        var value = colorValue(feature, cfg);
+        var icon = new AccessibleIcon({ iconUrl: value === null ? cfg.icon : cfg.icons[value],
+                                        iconSize: [22, 22], iconAnchor: [11, 11],
+                                        popupAnchor: [0, -10], label: alt,
+                                        color: value === null ? cfg.color : cfg.colors[value] });
         return L.marker(latlng, { icon: icon, alt: alt, title: alt, keyboard: true });
       },
       onEachFeature: function (feature, layer) {

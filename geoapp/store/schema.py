@@ -186,3 +186,12 @@ map_views = sa.Table(
     sa.Column("fiscal_year", sa.Integer, primary_key=True),
     sa.Column("views", sa.Integer, nullable=False),
 )
+
+api_keys = sa.Table(
+    "api_keys", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(100), nullable=False, unique=True),
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),  # SHA-256 of the key
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("revoked_at", UtcDateTime),
+)

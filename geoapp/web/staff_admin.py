@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from geoapp.errors import InvalidInput
+from geoapp.errors import Conflict, InvalidInput
 from geoapp.staff.accounts import ROLES, Session
 from geoapp.store.schema import response_templates
 from geoapp.web.context import TemplatesDep
@@ -90,3 +90,43 @@ async def delete_template(template_id: int, request: Request,
     with request.app.state.reports.store.engine.begin() as conn:
         conn.execute(sa.delete(response_templates).where(response_templates.c.id == template_id))
     return RedirectResponse("/staff/admin", status_code=303)
+
+
+def _keys_page(request: Request, templates: TemplatesDep, session: Session,
+               new_key: str | None = None, error: str | None = None,
+               status: int = 200) -> Response:
+    return templates.TemplateResponse(request, "staff/apikeys.html", {
+        "session": session, "keys": request.app.state.api_keys.all(), "new_key": new_key,
+        "error": error}, status_code=status)
+
+
+@router.get("/staff/admin/apikeys")
+def api_keys_page(request: Request, templates: TemplatesDep,
+                  session: Session = ADMIN) -> Response:
+    """Open311 API keys: issue and revoke."""
+    return _keys_page(request, templates, session)
+
+
+@router.post("/staff/admin/apikeys")
+async def issue_key(request: Request, templates: TemplatesDep,
+                    session: Session = ADMIN) -> Response:
+    """Issue a key; it is shown this once and stored only as a hash."""
+    await check_csrf(request, session)
+    name = str((await request.form()).get("name") or "").strip()
+    if not name or len(name) > 100:
+        return _keys_page(request, templates, session, error="クライアント名を入力してください",
+                          status=422)
+    try:
+        key = request.app.state.api_keys.issue(name, datetime.now(UTC))
+    except Conflict as error:
+        return _keys_page(request, templates, session, error=error.detail, status=409)
+    return _keys_page(request, templates, session, new_key=key)
+
+
+@router.post("/staff/admin/apikeys/revoke")
+async def revoke_key(request: Request, session: Session = ADMIN) -> Response:
+    """Revoke a key at once."""
+    await check_csrf(request, session)
+    request.app.state.api_keys.revoke(str((await request.form()).get("name") or ""),
+                                      datetime.now(UTC))
+    return RedirectResponse("/staff/admin/apikeys", status_code=303)

@@ -1,0 +1,333 @@
+"""Open311 GeoReport v2 under /open311/v2/, in JSON and XML.
+
+POST requests go through the same `ReportService.submit` as the form and the JSON API:
+one write path, one set of rules, one photo pipeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from fastapi import APIRouter
+from starlette.datastructures import FormData, UploadFile
+from starlette.requests import Request
+from starlette.responses import Response
+
+from geoapp.errors import (
+    Forbidden,
+    GeoappError,
+    InvalidInput,
+    InvalidParameter,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+)
+from geoapp.open311 import documents as doc
+from geoapp.reports.service import ReportService, Submission
+from geoapp.staff.accounts import StaffUser
+from geoapp.staff.workflow import ActionRequest
+from geoapp.store.schema import report_events, reports, statuses
+from geoapp.web.context import base_url
+
+router = APIRouter(prefix="/open311/v2", tags=["Open311 GeoReport v2"])
+DEFAULT_WINDOW = timedelta(days=90)
+MAX_RESULTS = 1000
+CHANGESET = "2026-11-25T00:00:00+09:00"  # when this endpoint's behaviour last changed
+_CONTENT = {"json": "application/json", "xml": "text/xml; charset=utf-8"}
+
+
+def _format(fmt: str) -> str:
+    if fmt not in _CONTENT:
+        raise NotFound(f"unknown format {fmt!r}; use .json or .xml")
+    return fmt
+
+
+def _answer(fmt: str, body: Any, root: str, item: str, status: int = 200,
+            item_names: dict[str, str] | None = None) -> Response:
+    if fmt == "xml":
+        return Response(doc.to_xml(root, item, body, item_names), status_code=status,
+                        media_type=_CONTENT["xml"])
+    return Response(orjson.dumps(body), status_code=status, media_type=_CONTENT["json"])
+
+
+def _status_of(error: GeoappError) -> int:
+    if isinstance(error, NotFound):
+        return 404
+    if isinstance(error, Forbidden | Unauthorized):
+        return 403
+    if isinstance(error, RateLimited):
+        return 429
+    return 400  # the spec's status for everything else
+
+
+async def _guard(fmt: str, work: Callable[[], Awaitable[Response]]) -> Response:
+    """Run a handler; any error becomes the standard Open311 error body in ``fmt``."""
+    fmt = fmt if fmt in _CONTENT else "json"
+    try:
+        return await work()
+    except GeoappError as error:
+        status = _status_of(error)
+        response = _answer(fmt, doc.error(status, error.detail), "errors", "error", status)
+        if isinstance(error, RateLimited):
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
+
+
+def _params(request: Request) -> dict[str, str]:
+    """Query parameters with empty values treated as absent (clients send `status=`)."""
+    return {k: v for k, v in request.query_params.items() if v != ""}
+
+
+def _check_jurisdiction(values: dict[str, Any]) -> None:
+    given = values.get("jurisdiction_id")
+    if given and given != doc.JURISDICTION:
+        raise NotFound(f"unknown jurisdiction_id {given!r}; this is {doc.JURISDICTION}")
+
+
+def _lang(request: Request) -> str:
+    return "en" if request.headers.get("accept-language", "").lower().startswith("en") else "ja"
+
+
+def _service(request: Request) -> ReportService:
+    return request.app.state.reports
+
+
+def _request_docs(request: Request, rows: list[Any]) -> list[dict[str, Any]]:
+    service = _service(request)
+    categories = {c.code: c for c in service.store.categories(active_only=False)}
+    states = {s.code: s for s in service.store.statuses()}
+    departments = {d.code: d for d in service.store.departments()}
+    root = base_url(request)
+    out = []
+    for report in rows:
+        category = categories[report.category_code]
+        media = (f"{root}/media/{report.photos[0].media_key}" if report.photos
+                 else report.attributes.get("media_url"))
+        out.append(doc.request(report, category, states[report.status_code],
+                               departments[category.department_code], media))
+    return out
+
+
+@router.get("/discovery.{fmt}", summary="Discovery")
+async def discovery(fmt: str, request: Request) -> Response:
+    """Where this endpoint is and what it speaks."""
+    async def work() -> Response:
+        root = base_url(request)
+        body = {"changeset": CHANGESET, "contact": "新発田市 道路管理担当",
+                "key_service": f"{root}/staff/admin/apikeys",
+                "endpoints": [{"specification": "http://wiki.open311.org/GeoReport_v2",
+                               "url": f"{root}/open311/v2", "changeset": CHANGESET,
+                               "type": "production",
+                               "formats": ["application/json", "text/xml"]}]}
+        return _answer(_format(fmt), body, "discovery", "discovery")
+    return await _guard(fmt, work)
+
+
+@router.get("/services.{fmt}", summary="Service list (the report categories)")
+async def services(fmt: str, request: Request) -> Response:
+    """Every category taken today, with its group (department) and keywords."""
+    async def work() -> Response:
+        _check_jurisdiction(_params(request))
+        service = _service(request)
+        departments = {d.code: d for d in service.store.departments()}
+        lang = _lang(request)
+        body = [doc.service(c, departments[c.department_code], lang)
+                for c in service.categories_open(datetime.now(UTC))]
+        return _answer(_format(fmt), body, "services", "service")
+    return await _guard(fmt, work)
+
+
+@router.get("/services/{code}.{fmt}", summary="Service definition")
+async def service_definition(code: str, fmt: str, request: Request) -> Response:
+    """A category's extra attributes (e.g. the street light's number)."""
+    async def work() -> Response:
+        _check_jurisdiction(_params(request))
+        category = next((c for c in _service(request).store.categories() if c.code == code),
+                        None)
+        if category is None:
+            raise NotFound(f"no service_code {code!r}")
+        return _answer(_format(fmt), doc.definition(category, _lang(request)),
+                       "service_definition", "service_definition")
+    return await _guard(fmt, work)
+
+
+async def _form(request: Request) -> FormData:
+    return await request.form(max_files=8, max_fields=60)
+
+
+def _media_url(value: str | None) -> str | None:
+    if not value:
+        return None
+    if len(value) > 2000 or not value.startswith(("https://", "http://")):
+        raise InvalidInput("media_url", "media_url must be an http(s) URL",
+                           detail_ja="media_url は http(s) のURLにしてください")
+    return value
+
+
+@router.post("/requests.{fmt}", summary="Create a service request (api_key required)")
+async def create_request(fmt: str, request: Request) -> Response:
+    """A new report; multipart `media` (v2.1 draft) carries photos."""
+    async def work() -> Response:
+        form = await _form(request)
+        values = {k: v for k, v in form.multi_items() if isinstance(v, str) and v != ""}
+        _check_jurisdiction(values)
+        if request.app.state.api_keys.check(values.get("api_key")) is None:
+            raise Forbidden("api_key is missing or not valid")
+        request.app.state.rate_limiter.hit(request.client.host if request.client else "?")
+        if ("lat" not in values or "long" not in values) and values.get("address_string"):
+            raise InvalidInput("lat", "lat and long are required: addresses are not looked up",
+                               detail_ja="緯度・経度が必要です（住所からの検索はできません）")
+        attributes = {k[len("attribute["):-1]: v for k, v in values.items()
+                      if k.startswith("attribute[") and k.endswith("]")}
+        photos = [await item.read() for item in form.getlist("media")
+                  if isinstance(item, UploadFile)]
+        name = " ".join(p for p in (values.get("first_name"), values.get("last_name")) if p)
+        submission = Submission(
+            category=values.get("service_code"), description=values.get("description"),
+            lat=values.get("lat"), lon=values.get("long"), lang=_lang(request),
+            source="open311", email=values.get("email"), name=name or None,
+            attributes=attributes, photos=photos,
+            idempotency_key=request.headers.get("idempotency-key"),
+            media_url=_media_url(values.get("media_url")),
+        )
+        outcome = await asyncio.to_thread(_service(request).submit, submission)
+        body = [{"service_request_id": str(outcome.report.id), "service_notice": "",
+                 "account_id": None}]
+        return _answer(_format(fmt), body, "service_requests", "request",
+                       status=201 if outcome.created else 200)
+    return await _guard(fmt, work)
+
+
+def _date(params: dict[str, str], name: str) -> datetime | None:
+    text = params.get(name)
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidParameter(name, f"{text!r} is not a W3C date-time") from None
+    return value if value.tzinfo else value.replace(tzinfo=doc.JST)
+
+
+@router.get("/requests.{fmt}", summary="Service requests (default: the last 90 days)")
+async def list_requests(fmt: str, request: Request) -> Response:
+    """Public reports filtered by id, service_code, dates and open/closed status."""
+    async def work() -> Response:
+        params = _params(request)
+        _check_jurisdiction(params)
+        store = _service(request).store
+        query = sa.select(reports.c.id).join(statuses, statuses.c.code == reports.c.status_code)
+        ids = params.get("service_request_id")
+        if ids:
+            wanted = [i.strip() for i in ids.split(",") if i.strip().isdigit()]
+            query = query.where(reports.c.id.in_([int(i) for i in wanted]))
+        else:
+            end = _date(params, "end_date") or datetime.now(UTC)
+            start = _date(params, "start_date") or end - DEFAULT_WINDOW
+            query = query.where(reports.c.created_at >= start, reports.c.created_at <= end)
+        if params.get("service_code"):
+            query = query.where(reports.c.category_code.in_(params["service_code"].split(",")))
+        if params.get("status"):
+            wanted_states = {s.strip().lower() for s in params["status"].split(",")}
+            if not wanted_states <= {"open", "closed"}:
+                raise InvalidParameter("status", "status is open, closed or both")
+            if wanted_states == {"open"}:
+                query = query.where(statuses.c.is_open.is_(True))
+            elif wanted_states == {"closed"}:
+                query = query.where(statuses.c.is_open.is_(False))
+        query = query.order_by(reports.c.created_at.desc()).limit(MAX_RESULTS)
+        with store.engine.connect() as conn:
+            found = conn.execute(query).scalars().all()
+        rows = [store.get(i) for i in found]
+        return _answer(_format(fmt), _request_docs(request, rows), "service_requests", "request")
+    return await _guard(fmt, work)
+
+
+@router.get("/requests/{request_id}.{fmt}", summary="One service request")
+async def get_request(request_id: str, fmt: str, request: Request) -> Response:
+    """One report, as a one-element list."""
+    async def work() -> Response:
+        _check_jurisdiction(_params(request))
+        if not request_id.isdigit():
+            raise NotFound(f"no service request {request_id!r}")
+        report = _service(request).store.get(int(request_id))
+        return _answer(_format(fmt), _request_docs(request, [report]), "service_requests",
+                       "request")
+    return await _guard(fmt, work)
+
+
+def _update_doc(row: Any, is_open: bool) -> dict[str, Any]:
+    return {"update_id": str(row.id), "service_request_id": str(row.report_id),
+            "status": "OPEN" if is_open else "CLOSED", "updated_datetime": doc.time(row.at),
+            "description": row.body or "", "media_url": ""}
+
+
+@router.get("/servicerequestupdates.{fmt}", summary="Status updates (mySociety extension)")
+async def list_updates(fmt: str, request: Request) -> Response:
+    """Public replies and state changes, in a date window (default the last 90 days)."""
+    async def work() -> Response:
+        params = _params(request)
+        end = _date(params, "end_date") or datetime.now(UTC)
+        start = _date(params, "start_date") or end - DEFAULT_WINDOW
+        store = _service(request).store
+        states = {s.code: s.is_open for s in store.statuses()}
+        query = (sa.select(report_events).where(
+            report_events.c.public.is_(True) | report_events.c.kind.in_(("action",)),
+            report_events.c.at >= start, report_events.c.at <= end)
+            .order_by(report_events.c.id).limit(MAX_RESULTS))
+        with store.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        body = [_update_doc(r, states[(r.after or {}).get("status_code", "received")])
+                for r in rows if r.kind != "note"]
+        return _answer(_format(fmt), body, "service_request_updates", "request_update")
+    return await _guard(fmt, work)
+
+
+@router.post("/servicerequestupdates.{fmt}", summary="Post a status update (api_key required)")
+async def post_update(fmt: str, request: Request) -> Response:
+    """A client (e.g. a contractor's system) reports progress: a public reply, maybe closing."""
+    async def work() -> Response:
+        form = await _form(request)
+        values = {k: v for k, v in form.multi_items() if isinstance(v, str) and v != ""}
+        key = request.app.state.api_keys.check(values.get("api_key"))
+        if key is None:
+            raise Forbidden("api_key is missing or not valid")
+        report_id = values.get("service_request_id", "")
+        if not report_id.isdigit():
+            raise InvalidInput("service_request_id", "give the service_request_id")
+        store = _service(request).store
+        report = store.get(int(report_id))
+        actor = StaffUser(0, f"api:{key.name}", f"API {key.name}", None, "road", None, True)
+        wanted = (values.get("status") or "").upper()
+        is_open = next(s.is_open for s in store.statuses() if s.code == report.status_code)
+        version = _version(store, report.id)
+        description = values.get("description")
+        now = datetime.now(UTC)
+        workflow = request.app.state.workflow
+        if wanted == "CLOSED" and is_open:
+            workflow.apply(report.id, actor, ActionRequest("fix", version, body=description), now)
+        elif wanted == "OPEN" and not is_open:
+            workflow.apply(report.id, actor, ActionRequest("reopen", version, body=description),
+                           now)
+        elif wanted in ("OPEN", "CLOSED", ""):
+            workflow.apply(report.id, actor, ActionRequest("reply", version, body=description),
+                           now)
+        else:
+            raise InvalidInput("status", "status is OPEN or CLOSED")
+        with store.engine.connect() as conn:
+            update_id = conn.execute(sa.select(sa.func.max(report_events.c.id)).where(
+                report_events.c.report_id == report.id)).scalar_one()
+        return _answer(_format(fmt), [{"update_id": str(update_id)}],
+                       "service_request_updates", "request_update")
+    return await _guard(fmt, work)
+
+
+def _version(store: Any, report_id: int) -> int:
+    with store.engine.connect() as conn:
+        return conn.execute(sa.select(reports.c.version).where(reports.c.id == report_id)
+                            ).scalar_one()
