@@ -29,6 +29,7 @@ from geoapp.web import (
     assets,
     ogc,
     open311,
+    opendata,
     pages,
     problems,
     reports,
@@ -146,6 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(staff.router)
     app.include_router(staff_admin.router)
     app.include_router(open311.router)
+    app.include_router(opendata.router)
     app.include_router(assets.router)
     app.openapi = lambda: _openapi(app, settings)  # type: ignore[method-assign]
     return app

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable
 from datetime import timedelta, timezone
 from typing import Any
 
+from geoapp.opendata.formats import csv_bytes
 from geoapp.staff.queries import QueueRow
 
 JST = timezone(timedelta(hours=9))
@@ -23,27 +22,14 @@ def _time(value: Any) -> str:
     return value.astimezone(JST).isoformat(timespec="seconds") if value else ""
 
 
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    # Spreadsheets run cells that start like a formula; a resident's text must stay text.
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
-
-
 def open311_csv(rows: Iterable[QueueRow], *, japanese_headers: bool = False) -> bytes:
     """The Open311 bulk CSV, UTF-8 with a BOM so Excel reads it as such."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(JAPANESE_HEADERS if japanese_headers else OPEN311_COLUMNS)
-    for row in rows:
-        writer.writerow([_cell(v) for v in (
-            row.id, _time(row.created_at), _time(row.updated_at), _time(row.closed_at),
-            "open" if row.closed_at is None else "closed", row.status, "geoapp",
-            row.category, "", row.description, row.department, "",
-            f"{row.lat:.6f}", f"{row.lon:.6f}",
-        )])
-    return "\ufeff".encode() + out.getvalue().encode("utf-8")
+    return csv_bytes(JAPANESE_HEADERS if japanese_headers else OPEN311_COLUMNS, (
+        (row.id, _time(row.created_at), _time(row.updated_at), _time(row.closed_at),
+         "open" if row.closed_at is None else "closed", row.status, "geoapp",
+         row.category, "", row.description, row.department, "",
+         f"{row.lat:.6f}", f"{row.lon:.6f}")
+        for row in rows))
 
 
 def geojson(rows: Iterable[QueueRow]) -> dict[str, Any]:

@@ -218,3 +218,10 @@ def nearby(engine: sa.Engine, user: StaffUser, lon: float, lat: float, exclude: 
     ).order_by(reports.c.id.desc()).limit(50)
     with engine.connect() as conn:
         return [QueueRow(**r._mapping) for r in conn.execute(query)]
+
+
+def all_rows(engine: sa.Engine) -> list[QueueRow]:
+    """Every report, oldest first (public fields and routing; never the reporter's contact)."""
+    with engine.connect() as conn:
+        return [QueueRow(**r._mapping) for r in conn.execute(
+            _base_query().order_by(reports.c.id))]
