@@ -25,6 +25,7 @@ from geoapp.staff.accounts import Accounts
 from geoapp.staff.workflow import Workflow
 from geoapp.store.engine import migrate, open_engine
 from geoapp.store.reports import ReportStore
+from geoapp.transit.service import BusService
 from geoapp.web import (
     assets,
     ogc,
@@ -36,9 +37,13 @@ from geoapp.web import (
     staff,
     staff_admin,
     staff_auth,
+    transit,
 )
+from geoapp.web import wildlife as wildlife_web
 from geoapp.web.ratelimit import RateLimiter
 from geoapp.web.templating import make_templates
+from geoapp.wildlife.mqtt import Subscriber
+from geoapp.wildlife.service import WildlifeService
 from geoapp.yamlfile import read_yaml
 
 
@@ -96,9 +101,20 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     if sender is not None:
         tasks.append(asyncio.create_task(_every(
             settings.mail_interval, lambda: sender.send_due(datetime.now(UTC)), "mail")))
+    if settings.gtfs_rt_url:  # the operator's GTFS-Realtime feed of bus positions
+        tasks.append(asyncio.create_task(_every(
+            settings.gtfs_rt_interval, lambda: app.state.buses.poll(settings.gtfs_rt_url),
+            "GTFS-Realtime feed")))
+    tasks.append(asyncio.create_task(_every(SWEEP_EVERY_SECONDS, app.state.wildlife.sweep_media,
+                                            "wildlife photo sweep")))
+    subscriber: Subscriber | None = app.state.wildlife_mqtt
+    if subscriber is not None:  # wildlife devices publishing over MQTT; reconnects by itself
+        subscriber.start()
     try:
         yield
     finally:
+        if subscriber is not None:
+            subscriber.stop()
         for task in tasks:
             task.cancel()
         app.state.reports.store.engine.dispose()
@@ -125,16 +141,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rate_limiter = RateLimiter(settings.report_rate_limit, settings.report_rate_window)
     app.state.accounts = Accounts(store.engine)
     app.state.api_keys = ApiKeys(store.engine)
-    app.state.workflow = Workflow(store.engine, settings.base_url or "http://127.0.0.1:8000")
+    app.state.workflow = Workflow(store.engine, settings.base_url)
     app.state.mail_sender = (
         Sender(store.engine, SmtpConfig(
             settings.smtp_host, settings.smtp_port, settings.mail_from,
             starttls=settings.smtp_starttls, username=settings.smtp_username or None,
             password=settings.smtp_password or None))
         if settings.smtp_host else None)
+    app.state.buses = BusService(store.engine, areas_file=settings.bus_areas_file,
+                                 city=app.state.reports.boundary.contains,
+                                 gone_after=settings.bus_gone_after, root=settings.base_url)
+    app.state.wildlife = WildlifeService(
+        store.engine, settings.media / "wildlife", app.state.reports.boundary,
+        mail_root=settings.base_url or "http://127.0.0.1:8000", layer_root=settings.base_url,
+        recent_days=settings.wildlife_recent_days)
+    app.state.wildlife_mqtt = (
+        Subscriber(app.state.wildlife.ingest, settings.mqtt_url, settings.mqtt_topic_prefix,
+                   settings.mqtt_client_id) if settings.mqtt_url else None)
     # Built here, not per request: a bad layer file stops start-up with a clear message.
     app.state.catalog = Catalog.build(settings.layers_dir, settings.geo_dir, settings.data_dir,
-                                      reports=ReportSource(store, settings.base_url))
+                                      reports=ReportSource(store, settings.base_url),
+                                      transit=app.state.buses.sources,
+                                      wildlife=app.state.wildlife.public)
     app.state.assets = assets.Assets.discover(settings.vendor_dir)
     app.state.templates = make_templates(settings.templates_dir)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
@@ -148,6 +176,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(staff_admin.router)
     app.include_router(open311.router)
     app.include_router(opendata.router)
+    app.include_router(transit.router)
+    app.include_router(wildlife_web.router)
     app.include_router(assets.router)
     app.openapi = lambda: _openapi(app, settings)  # type: ignore[method-assign]
     return app

@@ -60,6 +60,22 @@ class Settings(BaseSettings):
     map_zoom: int = Field(default=11, ge=1, le=18)
     items_default_limit: int = Field(default=10, ge=1)
     items_max_limit: int = Field(default=10_000, ge=1)
+    bus_areas_file: Path | None = Field(
+        default=None, description="GeoJSON polygons of reservation-based bus service areas.")
+    bus_refresh: float = Field(default=5.0, gt=0, le=300,
+                               description="Seconds between bus position refreshes on maps.")
+    bus_gone_after: int = Field(default=1800, ge=120,
+                                description="Seconds after which a bus's position is dropped.")
+    gtfs_rt_url: str = Field(default="", description="A GTFS-RT VehiclePositions feed to read.")
+    gtfs_rt_interval: float = Field(default=15.0, ge=1, description="Seconds between reads.")
+
+    mqtt_url: str = Field(default="", description="MQTT broker for wildlife devices; empty: off.")
+    mqtt_topic_prefix: str = Field(default="geoapp/wildlife", min_length=1,
+                                   description="Topics are PREFIX/devices/ID/detections.")
+    mqtt_client_id: str = Field(default="geoapp-wildlife", min_length=1,
+                                description="Client id of geoapp's persistent MQTT session.")
+    wildlife_recent_days: int = Field(default=7, ge=1, le=3650,
+                                      description="Days of detections the public layer shows.")
 
     @field_validator("base_url")
     @classmethod
@@ -83,6 +99,20 @@ class Settings(BaseSettings):
             raise ValueError("database_url must start with sqlite:/// or postgresql")
         return value
 
+    @field_validator("gtfs_rt_url")
+    @classmethod
+    def _feed_url(cls, value: str) -> str:
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError("gtfs_rt_url must be an http:// or https:// address")
+        return value
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _broker_url(cls, value: str) -> str:
+        if value and not value.startswith(("mqtt://", "mqtts://")):
+            raise ValueError("mqtt_url must be an mqtt:// or mqtts:// address")
+        return value
+
     @field_validator("tile_url")
     @classmethod
     def _tile_template(cls, value: str) -> str:
@@ -100,6 +130,9 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"vendor_dir: {self.vendor_dir} has no leaflet; run `npm ci` in the project root"
             )
+        if self.smtp_host and not self.base_url:
+            # Mail is sent outside any request, so its links cannot borrow a request's host.
+            raise ValueError("base_url must be set when smtp_host is: e-mails link to reports")
         if self.items_default_limit > self.items_max_limit:
             raise ValueError("items_default_limit must not exceed items_max_limit")
         return self

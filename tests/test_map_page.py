@@ -108,3 +108,10 @@ def test_bad_settings_stop_start_up_with_a_clear_message(field, value, message):
 def test_settings_come_from_geoapp_environment_variables(monkeypatch):
     monkeypatch.setenv("GEOAPP_ITEMS_MAX_LIMIT", "77")
     assert Settings().items_max_limit == 77
+
+
+def test_mail_needs_the_public_address_its_links_point_to(tmp_path):
+    with pytest.raises(ValidationError, match="base_url must be set"):
+        Settings(data_dir=tmp_path, smtp_host="127.0.0.1")
+    assert Settings(data_dir=tmp_path, smtp_host="127.0.0.1",
+                    base_url="https://map.city.shibata.lg.jp").smtp_host

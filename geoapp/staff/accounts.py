@@ -80,6 +80,9 @@ class Accounts:
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
+        # Failures for names that are not accounts, so they slow down exactly like real ones
+        # and the pause does not tell which staff names exist. Bounded, per process.
+        self._unknown_failures: dict[str, int] = {}
 
     def create(self, username: str, password: str, role: str, now: datetime, *,
                display_name: str | None = None, email: str | None = None,
@@ -145,7 +148,12 @@ class Accounts:
                 staff_users.c.username == username.strip())).first()
             if row is None or not row.active:
                 _verify(_DUMMY_HASH, password)
-                raise LoginRefused("wrong user name or password")
+                failures = self._unknown_failures.get(username, 0) + 1
+                if len(self._unknown_failures) > 10_000:
+                    self._unknown_failures.clear()
+                self._unknown_failures[username] = failures
+                raise LoginRefused("wrong user name or password", delay=_delay(failures),
+                                   locked=failures >= LOCK_AFTER)
             if row.locked_until is not None and row.locked_until > now:
                 raise LoginRefused("this account is locked for a while after many failures",
                                    locked=True)
@@ -157,8 +165,7 @@ class Accounts:
             locked_until = now + LOCK_FOR if failures >= LOCK_AFTER else None
             conn.execute(staff_users.update().where(staff_users.c.id == row.id)
                          .values(failed_logins=failures, locked_until=locked_until))
-        delay = 0.0 if failures < SLOW_AFTER else min(SLOW_MAX, 0.5 * 2 ** (failures - SLOW_AFTER))
-        raise LoginRefused("wrong user name or password", delay=delay,
+        raise LoginRefused("wrong user name or password", delay=_delay(failures),
                            locked=locked_until is not None)
 
     def open_session(self, user: StaffUser, now: datetime) -> tuple[str, Session]:
@@ -189,6 +196,11 @@ class Accounts:
         with self.engine.begin() as conn:
             conn.execute(staff_sessions.delete().where(
                 staff_sessions.c.token_hash == _token_hash(token)))
+
+
+def _delay(failures: int) -> float:
+    """The pause imposed after ``failures`` failures in a row."""
+    return 0.0 if failures < SLOW_AFTER else min(SLOW_MAX, 0.5 * 2 ** (failures - SLOW_AFTER))
 
 
 def _verify(password_hash: str, password: str) -> bool:

@@ -98,6 +98,7 @@ class QueueRow:
     department_en: str
     priority: int
     assignee: str | None
+    assignee_id: int | None
     supporters: int
     description: str
     lon: float
@@ -121,7 +122,7 @@ def _base_query() -> sa.Select:
             statuses.c.public_group.label("status_group"), reports.c.department_code,
             departments.c.name_ja.label("department"),
             departments.c.name_en.label("department_en"), reports.c.priority,
-            assignee.c.display_name.label("assignee"), reports.c.supporters,
+            assignee.c.display_name.label("assignee"), reports.c.assignee_id, reports.c.supporters,
             reports.c.description, reports.c.lon, reports.c.lat, reports.c.created_at,
             reports.c.updated_at, reports.c.version, reports.c.duplicate_of,
             reports.c.first_response_at, reports.c.closed_at, reports.c.attributes,

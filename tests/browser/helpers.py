@@ -7,8 +7,9 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from playwright.sync_api import Page
+from playwright.sync_api import Browser, Page, Route
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE_JS = ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -127,3 +128,55 @@ def assert_axe_clean(page: Page, label: str) -> dict:
     assert not crashed, (
         f"axe-core rules crashed on {label}, so they checked nothing:\n" + describe_axe(crashed))
     return results
+
+
+# --- more pages -----------------------------------------------------------------------------
+
+
+def open_watched_page(browser: Browser, watch: PageWatch, locale: str = "ja-JP") -> Page:
+    """A page in a new browser context (its own cookies), routed and watched as the ``page``
+    fixture's: geoapp's server passes, the tile host gets ``TILE_PNG``, any other host is
+    refused and recorded, and errors go to ``watch``. Close it with ``page.context.close()``.
+    """
+    context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 900})
+
+    def route(route: Route) -> None:
+        url = route.request.url
+        parts = urlsplit(url)
+        if parts.scheme in ("data", "blob") or parts.hostname in LOCAL_HOSTS:
+            route.continue_()
+        elif parts.hostname == TILE_HOST:
+            watch.tile_requests.append(url)
+            route.fulfill(status=200, content_type="image/png", body=TILE_PNG,
+                          headers={"Access-Control-Allow-Origin": "*"})
+        else:
+            watch.foreign_requests.append(url)
+            route.abort("blockedbyclient")
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.on("console", lambda m: m.type == "error" and watch.console_errors.append(
+        f"{m.text} ({m.location.get('url')}:{m.location.get('lineNumber')})"))
+    page.on("pageerror", lambda e: watch.page_errors.append(str(e)))
+    page.on("requestfailed", lambda r: urlsplit(r.url).hostname in LOCAL_HOSTS | {TILE_HOST}
+            and watch.failed_requests.append(f"{r.url}: {r.failure}"))
+    page.on("response", lambda r: r.status >= 400 and watch.http_errors.append(
+        f"{r.status} {r.url}"))
+    return page
+
+
+# --- live buses (geoapp-buses.js) -----------------------------------------------------------
+
+
+def bus_marker_position(page: Page, layer_id: str, vehicle: str) -> list[float] | None:
+    """Where a live bus marker is drawn now ([lat, lon]), or None while it is not drawn."""
+    return page.evaluate(
+        """([id, vehicle]) => {
+            const layer = window.geoappBuses && geoappBuses.layers[id];
+            const marker = layer && layer.geoappMarkers[vehicle];
+            if (!marker) { return null; }
+            const at = marker.getLatLng();
+            return [at.lat, at.lng];
+        }""",
+        [layer_id, vehicle],
+    )

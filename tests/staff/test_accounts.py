@@ -70,3 +70,16 @@ def test_bad_accounts_are_refused(accounts, args, field):
 def test_user_names_are_unique(accounts):
     with pytest.raises(Conflict):
         accounts.create("road", PASSWORD, "road", NOW)
+
+
+def test_unknown_names_slow_down_like_real_ones(accounts):
+    """The pause must not tell an attacker which staff names exist."""
+    def delays(name):
+        out = []
+        for _ in range(5):
+            with pytest.raises(LoginRefused) as refused:
+                accounts.authenticate(name, "wrong password!", NOW)
+            out.append(refused.value.delay)
+        return out
+
+    assert delays("no-such-user") == delays("road")
