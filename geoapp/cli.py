@@ -25,6 +25,11 @@ keys_cli = typer.Typer(help="Open311 API keys.", no_args_is_help=True)
 cli.add_typer(keys_cli, name="apikeys")
 mail_cli = typer.Typer(help="Outgoing e-mail (the outbox).", no_args_is_help=True)
 cli.add_typer(mail_cli, name="mail")
+gtfs_cli = typer.Typer(help="Community bus timetables (GTFS / GTFS-JP).", no_args_is_help=True)
+cli.add_typer(gtfs_cli, name="gtfs")
+buses_cli = typer.Typer(help="Community buses allowed to post positions (device keys).",
+                        no_args_is_help=True)
+cli.add_typer(buses_cli, name="buses")
 
 
 def _settings() -> Settings:
@@ -61,13 +66,21 @@ def layers_validate() -> None:
     """Check every layer declaration and load its data; exit 1 on any problem."""
     from geoapp.app import open_reference_store
     from geoapp.catalog.registry import Catalog
+    from geoapp.reports.boundary import CityBoundary
     from geoapp.reports.layer import ReportSource
+    from geoapp.transit.service import BusService
+    from geoapp.wildlife.layer import DetectionSource
 
     settings = _settings()
     try:
-        reports = ReportSource(open_reference_store(settings), settings.base_url)
+        store = open_reference_store(settings)
+        reports = ReportSource(store, settings.base_url)
+        city = CityBoundary(settings.geo_dir / "shibata_boundary_n03.geojson")
+        buses = BusService(store.engine, areas_file=settings.bus_areas_file,
+                           city=city.contains, gone_after=settings.bus_gone_after)
         catalog = Catalog.build(settings.layers_dir, settings.geo_dir, settings.data_dir,
-                                reports=reports)
+                                reports=reports, transit=buses.sources,
+                                wildlife=DetectionSource(store.engine))
     except GeoappError as exc:
         typer.echo(exc.detail, err=True)
         raise typer.Exit(1) from None
@@ -231,6 +244,185 @@ def mail_send() -> None:
         raise typer.Exit(2)
     typer.echo(f"sent {sender.send_due(datetime.now(UTC))}; {sender.pending()} still queued")
 
+
+def _timetable_engine():  # noqa: ANN202 (imports stay lazy, as elsewhere here)
+    from geoapp.store.engine import migrate, open_engine
+
+    engine = open_engine(_settings().database)
+    migrate(engine)
+    return engine
+
+
+@gtfs_cli.command("import")
+def gtfs_import(
+    path: Path = typer.Argument(..., exists=True, help="The feed: a .zip or a folder."),
+    sample: bool = typer.Option(False, help="Mark the timetable as sample data on every page."),
+) -> None:
+    """Make a GTFS / GTFS-JP feed the bus timetable, in one step; a refused feed changes nothing."""
+    from geoapp.transit.gtfs import read_feed
+    from geoapp.transit.timetable import Timetable
+
+    engine = _timetable_engine()
+    try:
+        feed = read_feed(path, progress=lambda step: typer.echo(f"reading {step}"))
+    except GeoappError as exc:
+        typer.echo(f"refused, the timetable in place is kept: {exc.detail}", err=True)
+        raise typer.Exit(1) from None
+    for problem in feed.problems:
+        typer.echo(f"problem {problem}", err=True)
+    typer.echo(f"writing {len(feed.stops)} stops, {len(feed.routes)} routes, {len(feed.trips)} "
+               f"trips, {len(feed.stop_times)} stop times in one transaction…")
+    Timetable(engine).replace(feed, sample=sample)
+    typer.echo(f"imported {path.name}: {len(feed.problems)} problems reported"
+               + (" (marked as sample)" if sample else ""))
+
+
+@gtfs_cli.command("status")
+def gtfs_status() -> None:
+    """Show the timetable in force and the problems found when it was imported."""
+    from geoapp.transit.timetable import Timetable
+
+    info = Timetable(_timetable_engine()).info()
+    if info is None:
+        typer.echo("no timetable imported")
+        return
+    typer.echo(f"{info['source_name']} ({info['publisher']}, version {info['version'] or '-'})"
+               f" imported {info['imported_at']:%Y-%m-%d %H:%M} UTC"
+               + (" [sample]" if info["sample"] else ""))
+    for problem in info["problems"]:
+        typer.echo(f"problem {problem}")
+
+
+@buses_cli.command("add")
+def buses_add(
+    vehicle: str = typer.Argument(..., help="The vehicle id (letters, digits, . _ -)."),
+    label: str = typer.Option("", help="The name riders see, e.g. 1号車."),
+) -> None:
+    """Register a bus and print its device key (shown once, stored hashed)."""
+    from datetime import UTC, datetime
+
+    from geoapp.transit.positions import Vehicles
+
+    try:
+        key = Vehicles(_timetable_engine()).add(vehicle, label, datetime.now(UTC))
+    except GeoappError as exc:
+        typer.echo(exc.detail, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(key)
+
+
+@buses_cli.command("remove")
+def buses_remove(vehicle: str = typer.Argument(..., help="The vehicle id.")) -> None:
+    """Forget a bus: its key stops working and its position disappears."""
+    from geoapp.transit.positions import Vehicles
+
+    try:
+        Vehicles(_timetable_engine()).remove(vehicle)
+    except GeoappError as exc:
+        typer.echo(exc.detail, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"removed {vehicle}")
+
+
+@buses_cli.command("list")
+def buses_list() -> None:
+    """List the registered buses."""
+    from geoapp.transit.positions import Vehicles
+
+    for row in Vehicles(_timetable_engine()).all():
+        typer.echo(f"{row['vehicle_id']}\t{row['label']}\t{row['created_at']:%Y-%m-%d}")
+
+
+wildlife_cli = typer.Typer(help="Wildlife devices and sightings.", no_args_is_help=True)
+cli.add_typer(wildlife_cli, name="wildlife")
+
+
+def _wildlife_engine():  # noqa: ANN202 (imports stay lazy, as elsewhere here)
+    from geoapp.store.engine import migrate, open_engine
+
+    engine = open_engine(_settings().database)
+    migrate(engine)
+    return engine
+
+
+@wildlife_cli.command("import")
+def wildlife_import(
+    path: Path = typer.Argument(..., exists=True, dir_okay=False, help="Sightings CSV."),
+    species: str = typer.Option("bear", help="Species of rows that do not name one."),
+    visibility: str = typer.Option("mesh", help="exact, mesh (1 km cell) or hidden."),
+    outside_ok: bool = typer.Option(False, help="Keep rows outside the city (test data)."),
+) -> None:
+    """Import past sightings from a prefecture's CSV; unreadable rows are listed and skipped."""
+    from datetime import UTC, datetime
+
+    from geoapp.reports.boundary import CityBoundary
+    from geoapp.wildlife.csvimport import import_sightings
+
+    settings = _settings()
+    boundary = None if outside_ok else CityBoundary(
+        settings.geo_dir / "shibata_boundary_n03.geojson")
+    try:
+        result = import_sightings(_wildlife_engine(), path.read_bytes(), now=datetime.now(UTC),
+                                  default_species=species, visibility=visibility,
+                                  boundary=boundary)
+    except GeoappError as exc:
+        typer.echo(f"refused, nothing was imported: {exc.detail}", err=True)
+        raise typer.Exit(1) from None
+    for line, reason in result.skipped:
+        typer.echo(f"skipped line {line}: {reason}", err=True)
+    typer.echo(f"added {result.added}, already there {result.already}, "
+               f"skipped {len(result.skipped)}")
+
+
+@wildlife_cli.command("register")
+def wildlife_register(
+    name: str = typer.Argument(..., help="The device's name."),
+    kind: str = typer.Option(..., help="sensor, ir_camera, ai_camera, trap or other."),
+    lat: float = typer.Option(..., help="Latitude."),
+    lon: float = typer.Option(..., help="Longitude."),
+    species: str = typer.Option(..., help="Species watched, comma-separated (bear,boar,…)."),
+    owner: str = typer.Option("新発田市", help="Who owns or runs it."),
+    officers: str = typer.Option("", help="E-mails alerted when a trap triggers, commas."),
+    visibility: str = typer.Option("mesh", help="exact, mesh or hidden (traps: hidden)."),
+) -> None:
+    """Register a device and print its id and key (the key is shown once, stored hashed)."""
+    from datetime import UTC, datetime
+
+    from geoapp.wildlife.devices import Devices
+
+    try:
+        device, key = Devices(_wildlife_engine()).register(
+            name=name, kind=kind, lon=lon, lat=lat, species=species.split(","), owner=owner,
+            now=datetime.now(UTC), officers=officers.split(","), visibility=visibility)
+    except GeoappError as exc:
+        typer.echo(exc.detail, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"device {device.id}\t{key}")
+
+
+@wildlife_cli.command("status")
+def wildlife_status(
+    device_id: int = typer.Argument(..., help="The device number."),
+    status: str = typer.Argument(..., help="active, maintenance or retired."),
+) -> None:
+    """Mark a device active, under maintenance or retired (a retired device is refused)."""
+    from geoapp.wildlife.devices import Devices
+
+    try:
+        device = Devices(_wildlife_engine()).set_status(device_id, status)
+    except GeoappError as exc:
+        typer.echo(exc.detail, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"device {device.id} is {device.status}")
+
+
+@wildlife_cli.command("devices")
+def wildlife_devices() -> None:
+    """List the registered devices."""
+    from geoapp.wildlife.devices import Devices
+
+    for d in Devices(_wildlife_engine()).all():
+        typer.echo(f"{d.id}\t{d.kind}\t{d.status}\t{d.public_visibility}\t{d.name}")
 
 def main() -> None:
     """Entry point of the ``geoapp`` console script."""

@@ -145,6 +145,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "en": "Thank you: your 'me too' was recorded.",
     },
     "details": {"ja": "詳細", "en": "Details"},
+    "staff_map": {"ja": "地図で見る", "en": "On the map"},
     "staff_navigation": {"ja": "職員メニュー", "en": "Staff menu"},
     "staff_queue": {"ja": "通報の受付一覧", "en": "Report queue"},
     "staff_dashboard": {"ja": "実績（年度別）", "en": "Figures by fiscal year"},

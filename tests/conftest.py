@@ -55,7 +55,11 @@ def _empty_postgis(url: str) -> None:
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         conn.execute(sa.text(
-            "TRUNCATE api_keys, report_events, subscribers, outbox, response_templates, map_views, "
+            "TRUNCATE wildlife_subscriptions, wildlife_detections, wildlife_devices, "
+            "transit_positions, transit_vehicles, transit_calendar_dates, "
+            "transit_calendar, transit_stop_times, transit_trips, transit_stops, transit_routes, "
+            "transit_agencies, transit_feed, "
+            "api_keys, report_events, subscribers, outbox, response_templates, map_views, "
             "staff_sessions, staff_users, transitions, report_photos, reports, categories, "
             "statuses, departments RESTART IDENTITY CASCADE"))
     engine.dispose()

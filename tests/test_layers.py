@@ -37,7 +37,9 @@ def catalog(settings) -> Catalog:
 def test_the_catalogue_loads_the_real_shibata_data(catalog):
     counts = {layer.id: len(layer.source) for layer in catalog if layer.source is not None}
     assert counts == {"boundary": 1, "shelters": 59, "evacuation_sites": 59,
-                      "community_centres": 7, "wifi": 10, "reports": 0}
+                      "community_centres": 7, "wifi": 10, "reports": 0,
+                      "wildlife_detections": 0, "bus_areas": 0, "bus_routes": 0,
+                      "bus_stops": 0, "bus_positions": 0}
     boundary = catalog.collection("boundary").source.features[0]
     assert len(boundary.geometry["coordinates"][0]) == 7668  # the full N03 ring, not simplified
 

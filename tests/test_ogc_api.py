@@ -40,7 +40,8 @@ def test_api_document_is_openapi_30_with_items_limit_bounds(client, settings):
 def test_collections_lists_public_feature_layers_only(client):
     ids = [c["id"] for c in client.get("/collections").json()["collections"]]
     assert ids == ["boundary", "shelters", "evacuation_sites", "community_centres", "wifi",
-                   "reports"]
+                   "reports", "wildlife_detections", "bus_areas", "bus_routes", "bus_stops",
+                   "bus_positions"]
     # raster hazard overlays are map layers, not feature collections
     assert "hazard_flood" not in ids
 

@@ -13,7 +13,8 @@ from geoapp.opendata.formats import EVACUATION_HEADER
 from geoapp.staff.exports import OPEN311_COLUMNS
 from geoapp.wifi.csv_format import OLDER_FORMAT_HEADER, parse
 
-LAYERS = ("boundary", "shelters", "evacuation_sites", "community_centres", "wifi", "reports")
+LAYERS = ("boundary", "shelters", "evacuation_sites", "community_centres", "wifi", "reports",
+          "wildlife_detections", "bus_routes", "bus_stops", "bus_positions", "bus_areas")
 
 
 def _rows(content: bytes) -> list[list[str]]:

@@ -16,7 +16,9 @@ from geoapp.catalog.spec import (
     LayerSpec,
     PropertySpec,
     ReportsSource,
+    TransitSource,
     WifiSource,
+    WildlifeSource,
 )
 from geoapp.errors import LayerConfigError, NotFound
 from geoapp.features.source import BBox, Feature, MemorySource, Page
@@ -127,10 +129,14 @@ class Catalog:
 
     @classmethod
     def build(cls, layers_dir: Path, geo_dir: Path, data_dir: Path,
-              reports: FeatureSource | None = None) -> Catalog:
+              reports: FeatureSource | None = None,
+              transit: dict[str, FeatureSource] | None = None,
+              wildlife: FeatureSource | None = None) -> Catalog:
         """Load, check and index every declared layer; LayerConfigError if any is unusable.
 
-        ``reports`` is the live source behind a layer declared with ``type: reports``.
+        ``reports`` is the live source behind a layer declared with ``type: reports``;
+        ``transit`` the community bus sources by kind, for ``type: transit`` layers.
+        ``wildlife`` is the recent-detections source behind ``type: wildlife``.
         """
         specs = load_specs(layers_dir, geo_dir)
         raws: dict[str, list[_Raw]] = {}
@@ -156,6 +162,16 @@ class Catalog:
                 if reports is None:
                     raise LayerConfigError(f"layer {spec.id}: the reports source needs the store")
                 layers.append(Layer(spec, reports, "", sample=False))
+                continue
+            if isinstance(spec.source, TransitSource):
+                if transit is None:
+                    raise LayerConfigError(f"layer {spec.id}: the transit source needs the store")
+                layers.append(Layer(spec, transit[spec.source.kind], "", sample=False))
+                continue
+            if isinstance(spec.source, WildlifeSource):
+                if wildlife is None:
+                    raise LayerConfigError(f"layer {spec.id}: the wildlife source needs the store")
+                layers.append(Layer(spec, wildlife, "", sample=False))
                 continue
             if spec.id in raws:
                 features = [

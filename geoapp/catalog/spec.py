@@ -49,6 +49,19 @@ class ReportsSource(_Strict):
     type: Literal["reports"]
 
 
+class TransitSource(_Strict):
+    """The community bus from the store: routes, stops, reservation areas or live positions."""
+
+    type: Literal["transit"]
+    kind: Literal["routes", "stops", "areas", "vehicles"]
+
+
+class WildlifeSource(_Strict):
+    """Recent wildlife detections in the store, generalised as each device allows."""
+
+    type: Literal["wildlife"]
+
+
 class TileSource(_Strict):
     """Raster XYZ tiles drawn over the base map (hazard overlays)."""
 
@@ -68,7 +81,9 @@ class TileSource(_Strict):
 
 
 Source = Annotated[
-    GeoJSONSource | WifiSource | ReportsSource | TileSource, Field(discriminator="type")
+    GeoJSONSource | WifiSource | ReportsSource | TileSource | TransitSource
+    | WildlifeSource,
+    Field(discriminator="type"),
 ]
 
 PropertyType = Literal["string", "integer", "number", "boolean"]
@@ -95,6 +110,8 @@ class Style(_Strict):
     # Colour points by a property's value (e.g. report state); others keep `color`.
     color_by: str | None = None
     colors: dict[str, str] = Field(default_factory=dict)
+    # Lines and areas drawn in a colour each feature carries (e.g. a bus route's route_color).
+    line_color_property: str | None = None
 
     @model_validator(mode="after")
     def _colours(self) -> Style:
@@ -155,6 +172,9 @@ class LayerSpec(_Strict):
             value = getattr(self, name)
             if value is not None and value not in keys:
                 raise ValueError(f"{name} {value!r} is not a declared property")
+        if self.style.line_color_property not in (None, *keys):
+            raise ValueError(f"style.line_color_property {self.style.line_color_property!r} "
+                             "is not a declared property")
         if self.style.color_by is not None and self.style.color_by not in keys:
             raise ValueError(f"style.color_by {self.style.color_by!r} is not a declared property")
         if not self.is_tiles and not self.properties:

@@ -12,6 +12,7 @@ from geoapp.catalog.registry import Catalog, Layer
 from geoapp.catalog.spec import TileSource
 from geoapp.i18n import Lang, t
 from geoapp.maps import symbols
+from geoapp.maps.buses import add_buses
 from geoapp.maps.elements import CityMap, FetchedLayer, MapFinish, MapSetup
 from geoapp.settings import Settings
 from geoapp.web.assets import Assets
@@ -31,11 +32,23 @@ _MAP_TEXTS: dict[str, dict[Lang, str]] = {
                        "en": "You seem to be outside the area of the map."},
     "metres": {"ja": "メートル", "en": "metres"},
     "feet": {"ja": "フィート", "en": "feet"},
-    # The public groups of report states, as the reports layer colours them.
-    "group_new": {"ja": "受付", "en": "Received"},
-    "group_progress": {"ja": "対応中", "en": "In progress"},
-    "group_fixed": {"ja": "対応済", "en": "Fixed"},
-    "group_closed": {"ja": "完了", "en": "Closed"},
+}
+
+#: What the values a layer is coloured by mean (``style.color_by``), for the legend and the
+#: markers' names. They belong in the layer declarations; kept here until the spec has them.
+_VALUE_LABELS: dict[str, dict[str, dict[Lang, str]]] = {
+    "status_group": {  # the public groups of report states
+        "new": {"ja": "受付", "en": "Received"},
+        "progress": {"ja": "対応中", "en": "In progress"},
+        "fixed": {"ja": "対応済", "en": "Fixed"},
+    },
+    "species": {  # wildlife detections
+        "bear": {"ja": "クマ", "en": "Bear"},
+        "boar": {"ja": "イノシシ", "en": "Wild boar"},
+        "monkey": {"ja": "サル", "en": "Monkey"},
+        "deer": {"ja": "ニホンジカ", "en": "Sika deer"},
+        "other": {"ja": "その他", "en": "Other"},
+    },
 }
 
 
@@ -83,11 +96,9 @@ def _credit_html(layer: Layer, lang: Lang) -> str:
 
 
 def _value_label(layer: Layer, value: str, lang: Lang) -> str:
-    """What a colour-by value means, in words (report state groups have their own names)."""
-    key = f"group_{value}"
-    if layer.spec.style.color_by == "status_group" and key in _MAP_TEXTS:
-        return _mt(key, lang)
-    return value
+    """What a colour-by value means, in words (the value itself when it has no name)."""
+    names = _VALUE_LABELS.get(layer.spec.style.color_by or "", {}).get(value)
+    return names[lang] if names else value
 
 
 def legend_entries(layer: Layer, lang: Lang) -> list[LegendEntry]:
@@ -100,10 +111,12 @@ def legend_entries(layer: Layer, lang: Lang) -> list[LegendEntry]:
             for value, colour in style.colors.items()]
 
 
-def _feature_config(layer: Layer, lang: Lang, root: str) -> dict[str, object]:
+def feature_config(layer: Layer, lang: Lang, root: str) -> dict[str, object]:
+    """What geoapp-map.js needs to fetch, draw and describe one feature layer."""
     spec = layer.spec
     style = spec.style
     labels = {p.key: p.label(lang) for p in spec.properties}
+    legend = legend_entries(layer, lang)
     return {
         "id": spec.id,
         "title": layer_name(layer, lang),
@@ -117,9 +130,10 @@ def _feature_config(layer: Layer, lang: Lang, root: str) -> dict[str, object]:
         "icon": symbols.data_uri(style.symbol, style.color),
         # Points drawn by a property's value: an icon and a name per value (others: `icon`).
         "colorBy": style.color_by,
+        "lineColorProperty": style.line_color_property,
         "colors": dict(style.colors),
-        "icons": {e.value: e.icon for e in legend_entries(layer, lang)},
-        "colorLabels": {e.value: e.label for e in legend_entries(layer, lang)},
+        "icons": {e.value: e.icon for e in legend},
+        "colorLabels": {e.value: e.label for e in legend},
         # A feature's own page and photo, shown in its popup (named by their labels).
         "linkProperty": spec.link_property,
         "linkLabel": labels.get(spec.link_property or "", ""),
@@ -208,6 +222,8 @@ def build_map(
          assets.vendor("leaflet.markercluster", "dist/MarkerCluster.Default.css")),
     ]
     for layer in catalog.public():
+        if add_buses(m, layer, settings, assets, lang, root):  # live buses: a refreshing layer
+            continue
         spec = layer.spec
         if isinstance(spec.source, TileSource):
             # Leaflet's layer control puts names into innerHTML: pass them escaped.
@@ -230,7 +246,7 @@ def build_map(
             clustered = spec.style.cluster
             FetchedLayer(
                 escape(layer_name(layer, lang)),  # HTML for Leaflet's layer control
-                _feature_config(layer, lang, root),
+                feature_config(layer, lang, root),
                 show=spec.style.show,
                 js=cluster_js if clustered else [],
                 css=cluster_css if clustered else [],

@@ -178,8 +178,12 @@
     group.geoappConfig = cfg;
     layers[cfg.id] = group;
     group.geoappData = L.geoJSON(null, {
-      style: function () {
-        return { color: cfg.color, weight: cfg.weight, fill: cfg.fill, fillOpacity: 0.15 };
+      style: function (feature) {
+        // A line or area may carry its own colour (a bus route's); only #RRGGBB is trusted.
+        var own = cfg.lineColorProperty && feature && feature.properties &&
+                  feature.properties[cfg.lineColorProperty];
+        var colour = /^#[0-9a-fA-F]{6}$/.test(own || "") ? own : cfg.color;
+        return { color: colour, weight: cfg.weight, fill: cfg.fill, fillOpacity: 0.15 };
       },
       interactive: cfg.kind !== "area",
       pointToLayer: function (feature, latlng) {

@@ -39,7 +39,7 @@ def migrate(engine: sa.Engine) -> None:
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "heads")  # "heads": also fine while two branches meet
+        command.upgrade(config, "head")
 
 
 def current_revision(engine: sa.Engine) -> str | None:

@@ -195,3 +195,170 @@ api_keys = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("revoked_at", UtcDateTime),
 )
+
+# Community bus (revision 0004): the imported timetable (one feed at a time), the buses'
+# device keys and their latest positions.
+transit_feed = sa.Table(
+    "transit_feed", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source_name", sa.Text, nullable=False),
+    sa.Column("publisher", sa.Text, nullable=False),
+    sa.Column("version", sa.Text, nullable=False),
+    sa.Column("timezone", sa.String(60), nullable=False),
+    sa.Column("sample", sa.Boolean, nullable=False),  # sample data: marked on every page
+    sa.Column("problems", sa.JSON, nullable=False),
+    sa.Column("imported_at", UtcDateTime, nullable=False),
+)
+
+transit_agencies = sa.Table(
+    "transit_agencies", metadata,
+    sa.Column("agency_id", sa.String(100), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("official_name", sa.Text),  # agency_jp
+    sa.Column("url", sa.Text),
+    sa.Column("phone", sa.Text),
+)
+
+transit_routes = sa.Table(
+    "transit_routes", metadata,
+    sa.Column("route_id", sa.String(100), primary_key=True),
+    sa.Column("agency_id", sa.String(100)),
+    sa.Column("short_name", sa.Text, nullable=False),
+    sa.Column("long_name", sa.Text, nullable=False),
+    sa.Column("long_name_en", sa.Text),
+    sa.Column("route_type", sa.Integer, nullable=False),
+    sa.Column("color", sa.String(7), nullable=False),
+    sa.Column("text_color", sa.String(7), nullable=False),
+    sa.Column("parent_route_id", sa.String(100)),
+    sa.Column("origin", sa.Text),  # pattern_jp / routes_jp
+    sa.Column("destination", sa.Text),
+    sa.Column("geometry", sa.JSON),  # GeoJSON MultiLineString: shapes, else stop sequences
+)
+
+transit_stops = sa.Table(
+    "transit_stops", metadata,
+    sa.Column("stop_id", sa.String(100), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("name_kana", sa.Text),  # ja-Hrkt
+    sa.Column("name_en", sa.Text),
+    sa.Column("lat", sa.Float, nullable=False),
+    sa.Column("lon", sa.Float, nullable=False),
+    sa.Column("location_type", sa.Integer, nullable=False),
+    sa.Column("parent_station", sa.String(100)),
+)
+
+transit_trips = sa.Table(
+    "transit_trips", metadata,
+    sa.Column("trip_id", sa.String(200), primary_key=True),
+    sa.Column("route_id", sa.String(100), nullable=False),
+    sa.Column("service_id", sa.String(100), nullable=False),
+    sa.Column("headsign", sa.Text, nullable=False),
+    sa.Column("headsign_en", sa.Text),
+    sa.Column("direction_id", sa.Integer),
+    sa.Column("shape_id", sa.String(100)),
+    sa.Column("office_id", sa.String(100)),
+    sa.Column("pattern_id", sa.String(100)),
+)
+
+transit_stop_times = sa.Table(
+    "transit_stop_times", metadata,
+    sa.Column("trip_id", sa.String(200), primary_key=True),
+    sa.Column("stop_sequence", sa.Integer, primary_key=True),
+    sa.Column("stop_id", sa.String(100), nullable=False, index=True),
+    # Seconds from the service day's start (may pass 24 h, as GTFS times do).
+    sa.Column("arrival", sa.Integer, nullable=False),
+    sa.Column("departure", sa.Integer, nullable=False),
+    sa.Column("headsign", sa.Text),
+    sa.Column("pickup_type", sa.Integer, nullable=False),
+)
+
+transit_calendar = sa.Table(
+    "transit_calendar", metadata,
+    sa.Column("service_id", sa.String(100), primary_key=True),
+    sa.Column("weekdays", sa.String(7), nullable=False),  # "1111100": Monday first
+    sa.Column("start_date", sa.String(8), nullable=False),  # YYYYMMDD
+    sa.Column("end_date", sa.String(8), nullable=False),
+)
+
+transit_calendar_dates = sa.Table(
+    "transit_calendar_dates", metadata,
+    sa.Column("service_id", sa.String(100), primary_key=True),
+    sa.Column("date", sa.String(8), primary_key=True),
+    sa.Column("exception_type", sa.Integer, nullable=False),  # 1 added, 2 removed
+)
+
+transit_vehicles = sa.Table(
+    "transit_vehicles", metadata,
+    sa.Column("vehicle_id", sa.String(60), primary_key=True),
+    sa.Column("label", sa.Text, nullable=False),
+    sa.Column("key_hash", sa.String(64), unique=True),  # SHA-256 of the device key
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+transit_positions = sa.Table(
+    "transit_positions", metadata,
+    sa.Column("vehicle_id", sa.String(60), primary_key=True),  # latest position only
+    sa.Column("label", sa.Text, nullable=False),
+    sa.Column("trip_id", sa.String(200)),
+    sa.Column("route_id", sa.String(100)),
+    sa.Column("lat", sa.Float, nullable=False),
+    sa.Column("lon", sa.Float, nullable=False),
+    sa.Column("bearing", sa.Float),
+    sa.Column("speed", sa.Float),  # metres per second
+    sa.Column("observed_at", UtcDateTime, nullable=False),
+    sa.Column("source", sa.String(20), nullable=False),  # device or feed
+)
+
+# Wildlife (issue 6): devices that report detections, the detections, alert subscriptions.
+wildlife_devices = sa.Table(
+    "wildlife_devices", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),  # sensor, ir_camera, ai_camera, trap, other
+    sa.Column("lon", sa.Float, nullable=False),
+    sa.Column("lat", sa.Float, nullable=False),
+    sa.Column("species", sa.JSON, nullable=False),  # the species codes it watches
+    sa.Column("owner", sa.Text, nullable=False),
+    sa.Column("officers", sa.JSON, nullable=False),  # e-mail addresses alerted by a trap
+    sa.Column("status", sa.String(20), nullable=False),  # active, maintenance, retired
+    sa.Column("visibility", sa.String(10), nullable=False),  # exact, mesh, hidden
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),  # SHA-256 of the key
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+wildlife_detections = sa.Table(
+    "wildlife_detections", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("device_id", sa.Integer, sa.ForeignKey("wildlife_devices.id")),
+    sa.Column("dedup_key", sa.String(300), nullable=False, unique=True),  # device + event id
+    sa.Column("event_id", sa.String(200), nullable=False),
+    sa.Column("event", sa.String(20), nullable=False),  # detection or triggered (traps)
+    sa.Column("species", sa.String(20), nullable=False),
+    sa.Column("count", sa.Integer),
+    sa.Column("confidence", sa.Float),
+    sa.Column("observed_at", UtcDateTime, nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.Column("lon", sa.Float, nullable=False),
+    sa.Column("lat", sa.Float, nullable=False),
+    sa.Column("visibility", sa.String(10), nullable=False),  # as the device allowed then
+    sa.Column("source", sa.String(10), nullable=False),  # http, mqtt, csv
+    sa.Column("photo_key", sa.String(80)),
+    sa.Column("thumb_key", sa.String(80)),
+    sa.Column("note", sa.Text),
+    sa.Index("ix_wildlife_detections_observed_at", "observed_at"),
+)
+
+wildlife_subscriptions = sa.Table(
+    "wildlife_subscriptions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("email", sa.Text, nullable=False),
+    sa.Column("lang", sa.String(5), nullable=False),
+    sa.Column("species", sa.JSON, nullable=False),
+    sa.Column("lon", sa.Float),  # lon, lat, radius_m all None: the whole city
+    sa.Column("lat", sa.Float),
+    sa.Column("radius_m", sa.Float),
+    sa.Column("token", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("confirmed_at", UtcDateTime),
+    sa.Column("active", sa.Boolean, nullable=False),
+)

@@ -14,19 +14,23 @@ from geoapp.i18n import Lang, pick_lang
 from geoapp.settings import Settings
 
 
-def _catalog(request: Request) -> Catalog:
+# Coroutines on purpose: they only read app state, and FastAPI would otherwise hand each
+# plain function to its thread pool (a measurable share of a small items request).
+async def _catalog(request: Request) -> Catalog:
     return request.app.state.catalog
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def _templates(request: Request) -> Jinja2Templates:
+async def _templates(request: Request) -> Jinja2Templates:
     return request.app.state.templates
 
 
-def _lang(lang: Annotated[str | None, Query(description="ja (default) or en")] = None) -> Lang:
+async def _lang(
+    lang: Annotated[str | None, Query(description="ja (default) or en")] = None,
+) -> Lang:
     return pick_lang(lang)
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from geoapp.errors import Forbidden, InvalidInput, NotFound
+from geoapp.maps.staff import build_staff_map
 from geoapp.staff import exports, figures, queries
 from geoapp.staff.accounts import Session
 from geoapp.staff.workflow import STATE_ACTIONS, ActionRequest
@@ -33,15 +35,19 @@ def _lookups(request: Request) -> dict[str, Any]:
 
 
 @router.get("/staff")
-def queue_page(request: Request, templates: TemplatesDep, lang: LangDep,
+def queue_page(request: Request, templates: TemplatesDep, settings: SettingsDep, lang: LangDep,
                session: Session = TRIAGE) -> Response:
     """New and open reports as a table and on a map, filtered, sorted and paginated."""
     flt = queries.QueueFilter.parse(dict(request.query_params))
     rows, total = queries.queue(_engine(request), session.user, flt, datetime.now(UTC))
     pages = max(1, -(-total // queries.PER_PAGE))
+    # The map shows the same filtered reports; the browser fetches them with its session.
+    data_url = "/staff/export.geojson?" + urlencode(flt.query_string(page=None))
+    staff_map = build_staff_map(request.app.state.catalog, settings,
+                                request.app.state.assets, lang, data_url)
     return templates.TemplateResponse(request, "staff/queue.html", {
         "session": session, "rows": rows, "total": total, "filter": flt, "pages": pages,
-        **_lookups(request)})
+        "map": staff_map, **_lookups(request)})
 
 
 @router.get("/staff/api/reports")
@@ -73,13 +79,19 @@ def report_page(number: str, request: Request, templates: TemplatesDep, settings
             (response_templates.c.category_code == service.store.get(row.id).category_code)
             | response_templates.c.category_code.is_(None))).all()
     transitions = service.store.transitions_from(row.status_code)
+    # The report among its neighbours (about 500 m around), all open states included.
+    around = f"{row.lon - 0.006},{row.lat - 0.005},{row.lon + 0.006},{row.lat + 0.005}"
+    staff_map = build_staff_map(request.app.state.catalog, settings, request.app.state.assets,
+                                lang, "/staff/export.geojson?" + urlencode(
+                                    {"status": "all", "bbox": around}),
+                                center=(row.lat, row.lon), zoom=16)
     return templates.TemplateResponse(request, "staff/report.html", {
         "session": session, "row": row, "report": service.store.get(row.id),
         "contact": service.store.contact(row.id),
         "events": queries.events(engine, row.id),
         "nearby": queries.nearby(engine, session.user, row.lon, row.lat, row.id),
         "allowed": transitions, "state_actions": STATE_ACTIONS, "canned": canned,
-        "message": request.query_params.get("done"), **_lookups(request)})
+        "message": request.query_params.get("done"), "map": staff_map, **_lookups(request)})
 
 
 def _int(value: Any) -> int | None:

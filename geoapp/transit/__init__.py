@@ -1,0 +1,1 @@
+"""The community bus: GTFS-JP timetables, reservation areas and live bus positions."""

@@ -1,0 +1,1 @@
+"""Wildlife: devices that report animal detections, alerts to subscribers, the public layer."""

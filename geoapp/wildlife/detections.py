@@ -1,0 +1,98 @@
+"""Stored detections, and where the public may see each one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import sqlalchemy as sa
+
+from geoapp.store.schema import wildlife_detections
+from geoapp.wildlife.mesh import generalise
+
+JST = timezone(timedelta(hours=9))
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One stored detection, with its exact position (for staff only)."""
+
+    id: int
+    device_id: int | None
+    event_id: str
+    event: str
+    species: str
+    count: int | None
+    confidence: float | None
+    observed_at: datetime
+    received_at: datetime
+    lon: float
+    lat: float
+    visibility: str
+    source: str
+    photo_key: str | None
+    thumb_key: str | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class PublicPosition:
+    """Where the public may see a detection: exact, or a 3次メッシュ cell's centre."""
+
+    lon: float
+    lat: float
+    precision: str  # exact or mesh
+    mesh: str
+
+
+def public_position(detection: Detection) -> PublicPosition | None:
+    """The position the public may see, or None for a hidden device (and every trap)."""
+    if detection.visibility == "exact":
+        lon, lat, code = generalise(detection.lon, detection.lat)
+        return PublicPosition(detection.lon, detection.lat, "exact", code)
+    if detection.visibility == "mesh":
+        lon, lat, code = generalise(detection.lon, detection.lat)
+        return PublicPosition(lon, lat, "mesh", code)
+    return None
+
+
+def detection_from_row(row: sa.Row) -> Detection:
+    """A detection from a table row."""
+    return Detection(row.id, row.device_id, row.event_id, row.event, row.species, row.count,
+                     row.confidence, row.observed_at, row.received_at, row.lon, row.lat,
+                     row.visibility, row.source, row.photo_key, row.thumb_key, row.note)
+
+
+def recent(engine: sa.Engine, since: datetime | None) -> list[Detection]:
+    """Detections observed since ``since`` (every one for None), newest first."""
+    query = sa.select(wildlife_detections).order_by(wildlife_detections.c.observed_at.desc(),
+                                                    wildlife_detections.c.id.desc())
+    if since is not None:
+        query = query.where(wildlife_detections.c.observed_at >= since)
+    with engine.connect() as conn:
+        return [detection_from_row(r) for r in conn.execute(query)]
+
+
+def get(engine: sa.Engine, detection_id: int) -> Detection | None:
+    """One detection, or None."""
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(wildlife_detections).where(
+            wildlife_detections.c.id == detection_id)).first()
+    return detection_from_row(row) if row else None
+
+
+def media_keys(engine: sa.Engine) -> set[str]:
+    """Every photo key a detection refers to."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(wildlife_detections.c.photo_key,
+                                      wildlife_detections.c.thumb_key))
+        return {k for row in rows for k in row if k}
+
+
+def by_media_key(engine: sa.Engine, key: str) -> Detection | None:
+    """The detection whose photo or thumbnail is stored under ``key``, or None."""
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(wildlife_detections).where(sa.or_(
+            wildlife_detections.c.photo_key == key,
+            wildlife_detections.c.thumb_key == key)).limit(1)).first()
+    return detection_from_row(row) if row else None

@@ -1,0 +1,192 @@
+"""Taking in a detection from a device (HTTP or MQTT): one check and one write path.
+
+Everything is checked and the image processed before anything is written; the image
+files go first and the detection commits after them with its alert mails, in one
+transaction, so a failure leaves no detection and no mail (orphan image files are swept).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from geoapp.errors import Forbidden, InvalidInput
+from geoapp.photos.media import MediaStore
+from geoapp.photos.pipeline import process
+from geoapp.store.schema import wildlife_detections
+from geoapp.wildlife.alerts import Alerts
+from geoapp.wildlife.detections import JST, Detection, detection_from_row
+from geoapp.wildlife.devices import Devices
+from geoapp.wildlife.vocab import EVENTS, species_code
+
+#: A device clock may run a little fast; later than this is refused.
+FUTURE_SLACK = timedelta(minutes=5)
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_COUNT = 1000
+FIELDS = frozenset({"event_id", "time", "species", "count", "confidence", "event", "image",
+                    "key"})
+
+
+@dataclass(frozen=True)
+class Received:
+    """The stored detection, and whether this call stored it (False: a repeated event id)."""
+
+    detection: Detection
+    created: bool
+
+
+def _invalid(field: str, en: str, ja: str) -> InvalidInput:
+    return InvalidInput(field, en, detail_ja=ja)
+
+
+def _time(value: Any, now: datetime) -> datetime:
+    if not isinstance(value, str) or not value.strip():
+        raise _invalid("time", "give the time of the detection (ISO 8601)",
+                       "検知日時（ISO 8601形式）を指定してください")
+    try:
+        at = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise _invalid("time", f"{value!r} is not an ISO 8601 time",
+                       f"日時「{value}」の形式が正しくありません") from None
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=JST)  # field devices keep Japanese local time
+    if at > now + FUTURE_SLACK:
+        raise _invalid("time", "the time is in the future (check the device clock)",
+                       "日時が未来です（機器の時計を確認してください）")
+    if at < EARLIEST:
+        raise _invalid("time", "the time is too far in the past", "日時が古すぎます")
+    return at.astimezone(UTC)
+
+
+def _count(value: Any) -> int:
+    if value is None:
+        return 1
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise _invalid("count", "count must be a whole number", "頭数は整数にしてください")
+    try:
+        count = int(value)
+    except ValueError:
+        raise _invalid("count", "count must be a whole number",
+                       "頭数は整数にしてください") from None
+    if not 1 <= count <= MAX_COUNT:
+        raise _invalid("count", f"count must be 1 to {MAX_COUNT}",
+                       f"頭数は1〜{MAX_COUNT}にしてください")
+    return count
+
+
+def _confidence(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise _invalid("confidence", "confidence must be a number from 0 to 1",
+                       "確信度は0〜1の数値にしてください")
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not (math.isfinite(number) and 0 <= number <= 1):
+        raise _invalid("confidence", "confidence must be a number from 0 to 1",
+                       "確信度は0〜1の数値にしてください")
+    return number
+
+
+def _image(value: Any) -> bytes | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bytes):
+        return value
+    if not isinstance(value, str):
+        raise _invalid("image", "image must be base64 text", "画像はbase64の文字列にしてください")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise _invalid("image", "image is not valid base64",
+                       "画像のbase64が正しくありません") from None
+
+
+class Ingest:
+    """Checks and stores detections from devices, and queues the alerts they cause."""
+
+    def __init__(self, engine: sa.Engine, devices: Devices, media: MediaStore,
+                 alerts: Alerts) -> None:
+        self.engine = engine
+        self.devices = devices
+        self.media = media
+        self.alerts = alerts
+
+    def receive(self, key: str | None, body: Any, *, source: str, now: datetime | None = None,
+                device_id: int | None = None, image: bytes | None = None) -> Received:
+        """Check and store one detection; a repeated event id returns the stored one."""
+        now = now or datetime.now(UTC)
+        device = self.devices.authenticate(key, device_id)
+        if device.status == "retired":
+            raise Forbidden(f"device {device.id} is retired and may not report")
+        if not isinstance(body, Mapping):
+            raise _invalid("body", "the body must be a JSON object",
+                           "本文はJSONオブジェクトにしてください")
+        unknown = sorted(set(body) - FIELDS)
+        if unknown:
+            raise _invalid(unknown[0], f"unknown field {unknown[0]!r}",
+                           f"不明な項目「{unknown[0]}」があります")
+        event_id = body.get("event_id")
+        if isinstance(event_id, int) and not isinstance(event_id, bool):
+            event_id = str(event_id)
+        if not isinstance(event_id, str) or not 1 <= len(event_id.strip()) <= 200:
+            raise _invalid("event_id", "give the device's own event id (1 to 200 characters)",
+                           "機器のイベントID（200文字以内）を指定してください")
+        event_id = event_id.strip()
+        event = body.get("event") or "detection"
+        if event not in EVENTS:
+            raise _invalid("event", f"event must be one of {', '.join(EVENTS)}",
+                           f"event は {', '.join(EVENTS)} のいずれかにしてください")
+        if event == "triggered" and device.kind != "trap":
+            raise _invalid("event", "only a trap transmitter reports 'triggered'",
+                           "「triggered」はわな発信機だけが送れます")
+        observed = _time(body.get("time"), now)
+        if body.get("species") is None and event == "triggered":
+            species = "other"  # a trap knows it closed, not always on what
+        else:
+            species = species_code(body.get("species"))
+        count = _count(body.get("count"))
+        confidence = _confidence(body.get("confidence"))
+        raw_image = image if image is not None else _image(body.get("image"))
+        dedup = f"{device.id}:{event_id}"
+        stored = self._find(dedup)
+        if stored is not None:
+            return Received(stored, created=False)
+        photo = process(raw_image, 0) if raw_image else None
+        photo_key = thumb_key = None
+        if photo is not None:  # files first, record second: a crash leaves only orphans
+            photo_key = self.media.put(photo.full, "jpg")
+            thumb_key = self.media.put(photo.thumb, "jpg")
+        values = dict(device_id=device.id, dedup_key=dedup, event_id=event_id, event=event,
+                      species=species, count=count, confidence=confidence,
+                      observed_at=observed, received_at=now, lon=device.lon, lat=device.lat,
+                      visibility=device.public_visibility, source=source,
+                      photo_key=photo_key, thumb_key=thumb_key, note=None)
+        try:
+            with self.engine.begin() as conn:
+                row = conn.execute(wildlife_detections.insert().values(**values)
+                                   .returning(*wildlife_detections.c)).one()
+                detection = detection_from_row(row)
+                self.alerts.queue_for(conn, detection, device, now)
+        except sa.exc.IntegrityError:
+            stored = self._find(dedup)  # the same event arrived twice at once
+            if stored is None:
+                raise
+            return Received(stored, created=False)
+        return Received(detection, created=True)
+
+    def _find(self, dedup: str) -> Detection | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(wildlife_detections).where(
+                wildlife_detections.c.dedup_key == dedup)).first()
+        return detection_from_row(row) if row else None
+

@@ -1,0 +1,1 @@
+"""Wildlife tests: devices, ingest, alerts, layers, MQTT."""

@@ -1,0 +1,43 @@
+"""Wildlife fixtures: the service over each engine, and devices of each visibility."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from geoapp.reports.boundary import CityBoundary
+from geoapp.wildlife.service import WildlifeService
+from tests.conftest import ROOT
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+#: Inside Shibata: near city hall, and about 5 km east.
+CITY_HALL = (139.3275, 37.9477)
+EAST = (139.39, 37.95)
+BOUNDARY = CityBoundary(ROOT / "data" / "geo" / "shibata_boundary_n03.geojson")
+
+
+def at(minutes_ago: float = 0) -> str:
+    """An ISO time ``minutes_ago`` before NOW."""
+    return (NOW - timedelta(minutes=minutes_ago)).isoformat()
+
+
+@pytest.fixture
+def wild(store, tmp_path: Path) -> WildlifeService:
+    """The wildlife service on each engine."""
+    return WildlifeService(store.engine, tmp_path / "wildmedia", BOUNDARY,
+                           mail_root="https://map.example.jp")
+
+
+@pytest.fixture
+def devices(wild):
+    """One device per visibility, and a trap (which asks to be exact, and is hidden anyway)."""
+    made = {}
+    for name, kind, visibility, pos in (
+            ("exact", "ai_camera", "exact", CITY_HALL), ("mesh", "ir_camera", "mesh", CITY_HALL),
+            ("hidden", "sensor", "hidden", EAST), ("trap", "trap", "exact", EAST)):
+        made[name] = wild.devices.register(
+            name=f"{name} device", kind=kind, lon=pos[0], lat=pos[1], species=["bear", "boar"],
+            owner="農林水産課", now=NOW, officers=["officer@city.example"], visibility=visibility)
+    return made

@@ -1,0 +1,183 @@
+"""MQTT ingest against the Mosquitto broker on 127.0.0.1:1883, and MQTT to alert e-mail."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+
+import httpx
+import paho.mqtt.client as paho
+import pytest
+import sqlalchemy as sa
+from aiosmtpd.controller import Controller
+from fastapi.testclient import TestClient
+from paho.mqtt.enums import CallbackAPIVersion
+
+from geoapp.app import create_app
+from geoapp.settings import Settings
+from geoapp.store.engine import open_engine
+from geoapp.wildlife.devices import Devices
+from tests.conftest import LiveServer, _free_port
+from tests.staff.test_mail import Collector
+from tests.wildlife.conftest import CITY_HALL, EAST, NOW, at
+
+BROKER = "mqtt://127.0.0.1:1883"
+
+
+def _publish(prefix: str, device_id: int, body: dict) -> None:
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"dev-{uuid.uuid4().hex[:8]}")
+    for _ in range(50):  # the broker may be starting
+        try:
+            client.connect("127.0.0.1", 1883)
+            break
+        except OSError:
+            time.sleep(0.1)
+    client.loop_start()
+    info = client.publish(f"{prefix}/devices/{device_id}/detections", json.dumps(body), qos=1)
+    info.wait_for_publish(timeout=10)
+    client.disconnect()
+    client.loop_stop()
+
+
+def _wait(check, timeout: float = 15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def _detections(engine) -> list[str]:
+    with engine.connect() as conn:
+        return list(conn.execute(sa.text(
+            "SELECT event_id FROM wildlife_detections ORDER BY id")).scalars())
+
+
+def _broker_pids() -> list[int]:
+    found = subprocess.run(["pgrep", "-x", "mosquitto"], capture_output=True, text=True)
+    return [int(pid) for pid in found.stdout.split()]
+
+
+def _broker_listening() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 1883), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _restart_broker() -> None:
+    """Stop the machine's Mosquitto and start it again, as an operator restart would."""
+    for pid in _broker_pids():
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while _broker_pids() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    subprocess.run(["mosquitto", "-d", "-c", "/etc/mosquitto/mosquitto.conf"], check=True)
+    deadline = time.monotonic() + 10
+    while not _broker_listening() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _broker_listening(), "Mosquitto did not come back"
+
+
+def test_mqtt_detections_are_stored_and_survive_a_broker_restart(tmp_path):
+    prefix = f"test-{uuid.uuid4().hex[:8]}/wildlife"
+    settings = Settings(environment="test", data_dir=tmp_path / "var", mqtt_url=BROKER,
+                        mqtt_topic_prefix=prefix,
+                        mqtt_client_id=f"geoapp-test-{uuid.uuid4().hex[:8]}")
+    app = create_app(settings)
+    device, key = app.state.wildlife.devices.register(
+        name="bear cam", kind="ai_camera", lon=CITY_HALL[0], lat=CITY_HALL[1],
+        species=["bear"], owner="市", now=NOW, visibility="exact")
+    engine = app.state.wildlife.engine
+    with TestClient(app):
+        subscriber = app.state.wildlife_mqtt
+        assert subscriber.connected.wait(10)
+        _publish(prefix, device.id, {"key": key, "event_id": "before", "time": at(),
+                                     "species": "bear"})
+        _publish(prefix, device.id, {"key": "wrong", "event_id": "bad-key", "time": at(),
+                                     "species": "bear"})
+        _publish(prefix, device.id, {"key": key, "event_id": "bad", "time": at(),
+                                     "species": "yeti"})
+        _publish(prefix, device.id, {"key": key, "event_id": "before", "time": at(),
+                                     "species": "bear"})  # repeated
+        _wait(lambda: _detections(engine) == ["before"])
+        try:
+            _restart_broker()
+        finally:
+            if not _broker_pids():  # never leave the broker down
+                subprocess.run(["mosquitto", "-d", "-c", "/etc/mosquitto/mosquitto.conf"])
+        # Published at once, before geoapp has necessarily reconnected: QoS 1 and the
+        # persistent session deliver it when geoapp is back.
+        _publish(prefix, device.id, {"key": key, "event_id": "after", "time": at(),
+                                     "species": "bear"})
+        _wait(lambda: _detections(engine) == ["before", "after"], timeout=20)
+        assert subscriber.connected.is_set()
+    time.sleep(0.5)
+    assert _detections(engine) == ["before", "after"]
+
+
+def test_an_mqtt_bear_detection_reaches_a_subscriber_by_e_mail(tmp_path):
+    collector = Collector()
+    smtp = Controller(collector, hostname="127.0.0.1", port=_free_port())
+    smtp.start()
+    prefix = f"test-{uuid.uuid4().hex[:8]}/wildlife"
+    data = tmp_path / "var"
+    engine = open_engine(f"sqlite:///{data / 'geoapp.sqlite3'}")
+    server = None
+    try:
+        server = LiveServer(data, {
+            "GEOAPP_SMTP_HOST": "127.0.0.1", "GEOAPP_SMTP_PORT": str(smtp.port),
+            "GEOAPP_MAIL_INTERVAL": "0.5", "GEOAPP_MQTT_URL": BROKER,
+            "GEOAPP_MQTT_TOPIC_PREFIX": prefix,
+            "GEOAPP_MQTT_CLIENT_ID": f"geoapp-e2e-{uuid.uuid4().hex[:8]}",
+            "GEOAPP_BASE_URL": "https://map.example.jp"})
+        hidden, hidden_key = Devices(engine).register(
+            name="secret", kind="sensor", lon=EAST[0], lat=EAST[1], species=["bear"],
+            owner="市", now=NOW, visibility="hidden")
+        device, key = Devices(engine).register(
+            name="bear cam", kind="ai_camera", lon=CITY_HALL[0], lat=CITY_HALL[1],
+            species=["bear"], owner="市", now=NOW, visibility="exact")
+        form = {"email": "resident@example.org", "species": "bear", "area": "city"}
+        assert httpx.post(f"{server.url}/wildlife/alerts", data=form).status_code == 200
+        confirm = _wait(lambda: collector.messages)[0].get_content()
+        link = next(w for w in confirm.split() if "/wildlife/alerts/confirm/" in w)
+        path = link.replace("https://map.example.jp", server.url)
+        assert httpx.post(path).status_code == 200
+        started = time.monotonic()
+        _publish(prefix, hidden.id, {"key": hidden_key, "event_id": "h1", "time": at(),
+                                     "species": "bear"})
+        _publish(prefix, device.id, {"key": key, "event_id": "b1", "time": at(),
+                                     "species": "クマ", "count": 1})
+        alerts = _wait(lambda: collector.messages[1:] if len(collector.messages) >= 3 else None,
+                       timeout=30)
+        assert time.monotonic() - started < 60
+        for message in alerts:
+            assert message["To"] == "resident@example.org"
+            assert "クマ" in message["Subject"]
+            body = message.get_content()
+            assert "/wildlife/alerts/unsubscribe/" in body
+            assert "139.39" not in body and "37.95000" not in body  # the hidden one
+        assert any(f"{CITY_HALL[1]:.5f}" in m.get_content() for m in alerts)
+        assert httpx.get(f"{server.url}/collections/wildlife_detections/items").json()[
+            "numberMatched"] == 1
+    finally:
+        if server is not None:
+            server.stop()
+        smtp.stop()
+        engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _broker_running():
+    """Every test here leaves Mosquitto running, as it found it."""
+    yield
+    if not _broker_pids():
+        subprocess.run(["mosquitto", "-d", "-c", "/etc/mosquitto/mosquitto.conf"])
