@@ -1,23 +1,15 @@
-"""API keys for clients that post through Open311: shown once, stored as SHA-256 hashes.
-
-Keys are 256-bit random tokens, so a plain SHA-256 is enough (no password stretching).
-"""
+"""API keys for clients that post through Open311: shown once, stored hashed."""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 
 from geoapp.errors import Conflict, NotFound
+from geoapp.keys import key_hash, new_key
 from geoapp.store.schema import api_keys
-
-
-def _hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -38,11 +30,11 @@ class ApiKeys:
 
     def issue(self, name: str, now: datetime) -> str:
         """A new key for client ``name``; the only time the key itself is seen."""
-        key = secrets.token_urlsafe(32)
+        key = new_key()
         with self.engine.begin() as conn:
             if conn.execute(sa.select(api_keys.c.id).where(api_keys.c.name == name)).first():
                 raise Conflict(f"a key named {name!r} exists; revoke it or pick another name")
-            conn.execute(api_keys.insert().values(name=name, key_hash=_hash(key),
+            conn.execute(api_keys.insert().values(name=name, key_hash=key_hash(key),
                                                   created_at=now))
         return key
 
@@ -52,7 +44,7 @@ class ApiKeys:
             return None
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(api_keys).where(
-                api_keys.c.key_hash == _hash(key), api_keys.c.revoked_at.is_(None))).first()
+                api_keys.c.key_hash == key_hash(key), api_keys.c.revoked_at.is_(None))).first()
         return ApiKey(row.id, row.name, row.created_at, row.revoked_at) if row else None
 
     def revoke(self, name: str, now: datetime) -> None:

@@ -8,15 +8,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
-
 from geoapp.errors import NotFound
-from geoapp.features.source import BBox, Feature, Page, filter_key
+from geoapp.features.live import LiveSource
+from geoapp.features.source import BBox, Feature
 from geoapp.store.records import Report
 from geoapp.store.reports import ReportStore
 
 
-class ReportSource:
+class ReportSource(LiveSource):
     """Reports the public may see (every state but 'closed'), as GeoJSON features."""
 
     def __init__(self, store: ReportStore, root: str = "") -> None:
@@ -60,14 +59,6 @@ class ReportSource:
         reports = self.store.in_bbox(bbox, statuses_in=shown)
         return [self.publish(r, categories, statuses) for r in reports]
 
-    def query(self, *, bbox: BBox | None = None, filters: Mapping[str, str] | None = None,
-              limit: int, offset: int = 0) -> Page:
-        """Public reports in ``bbox`` matching ``filters``, one page of them."""
-        features = self._features(bbox)
-        for key, wanted in (filters or {}).items():
-            features = [f for f in features if filter_key(f.properties.get(key)) == wanted]
-        chosen = features[offset: offset + limit]
-        return Page(chosen, [orjson.dumps(f.to_geojson()) for f in chosen], len(features))
 
     def get(self, feature_id: str) -> Feature:
         """One public report by number."""
@@ -79,20 +70,5 @@ class ReportSource:
             raise NotFound(f"no report {feature_id!r}")
         return self.publish(report, categories, statuses)
 
-    @property
-    def features(self) -> list[Feature]:
-        """Every public report (for counts and lists)."""
-        return self._features(None)
 
-    @property
-    def extent(self) -> BBox | None:
-        """The bbox of the public reports, or None when there are none."""
-        features = self.features
-        if not features:
-            return None
-        lons = [f.geometry["coordinates"][0] for f in features]
-        lats = [f.geometry["coordinates"][1] for f in features]
-        return (min(lons), min(lats), max(lons), max(lats))
 
-    def __len__(self) -> int:
-        return len(self.features)

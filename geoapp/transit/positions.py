@@ -3,10 +3,8 @@ and GTFS-Realtime VehiclePositions in and out."""
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
-import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,6 +15,7 @@ from google.transit import gtfs_realtime_pb2
 from sqlalchemy.dialects import postgresql, sqlite
 
 from geoapp.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from geoapp.keys import key_hash, new_key
 from geoapp.store import schema
 from geoapp.transit.timetable import Timetable
 
@@ -25,10 +24,6 @@ STALE_AFTER = timedelta(minutes=2)
 #: A report from further ahead than this is refused as "in the future" (clock drift allowed).
 FUTURE_SLACK = timedelta(seconds=30)
 _VEHICLE_ID = r"^[A-Za-z0-9_.\-]{1,60}$"
-
-
-def _hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -62,14 +57,14 @@ class Vehicles:
         if not re.match(_VEHICLE_ID, vehicle_id):
             raise InvalidInput("vehicle", "vehicle ids are 1-60 letters, digits, '.', '_', '-'",
                                detail_ja="車両IDは英数字と . _ - の1〜60文字です")
-        key = secrets.token_urlsafe(24)
+        key = new_key()
         table = schema.transit_vehicles
         with self.engine.begin() as conn:
             if conn.execute(sa.select(table.c.vehicle_id).where(
                     table.c.vehicle_id == vehicle_id)).first():
                 raise Conflict(f"vehicle {vehicle_id!r} is already registered")
             conn.execute(table.insert().values(vehicle_id=vehicle_id, label=label or vehicle_id,
-                                               key_hash=_hash(key), created_at=now))
+                                               key_hash=key_hash(key), created_at=now))
         return key
 
     def remove(self, vehicle_id: str) -> None:
@@ -97,7 +92,7 @@ class Vehicles:
         table = schema.transit_vehicles
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(table.c.vehicle_id, table.c.label).where(
-                table.c.key_hash == _hash(key))).first()
+                table.c.key_hash == key_hash(key))).first()
         if row is None:
             raise Unauthorized("unknown device key")
         return row[0], row[1]

@@ -6,10 +6,8 @@ A trap's position is never public, whatever visibility was asked for.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,15 +15,11 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from geoapp.errors import InvalidInput, NotFound, Unauthorized
+from geoapp.keys import key_hash, new_key
 from geoapp.store.schema import wildlife_devices
 from geoapp.wildlife.vocab import KINDS, STATUSES, VISIBILITIES, choice, species_code
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
-
-
-def key_hash(key: str) -> str:
-    """The stored form of a device key."""
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -92,7 +86,7 @@ class Devices:
                 raise InvalidInput("officers", f"{email!r} is not an e-mail address",
                                    detail_ja=f"「{email}」はメールアドレスではありません")
         lon, lat = _position(lon, lat)
-        key = secrets.token_urlsafe(32)
+        key = new_key()
         with self.engine.begin() as conn:
             device_id = conn.execute(wildlife_devices.insert().values(
                 name=name, kind=kind, lon=lon, lat=lat, species=codes,

@@ -7,15 +7,14 @@ published only for exact devices, as a photo may show where it was taken.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 
 from geoapp.errors import NotFound
-from geoapp.features.source import BBox, Feature, Page, filter_key
+from geoapp.features.live import LiveSource
+from geoapp.features.source import BBox, Feature
 from geoapp.i18n import Lang
 from geoapp.wildlife import detections as store
 from geoapp.wildlife.detections import JST, Detection, public_position
@@ -35,7 +34,7 @@ def alt_text(detection: Detection, lang: Lang) -> str:
     return f"{name} ({count}) {when}" if count else f"{name} {when}"
 
 
-class DetectionSource:
+class DetectionSource(LiveSource):
     """Detections of the last ``days`` days as GeoJSON features, public or for staff."""
 
     def __init__(self, engine: sa.Engine, *, staff: bool = False, days: int = DEFAULT_DAYS,
@@ -90,14 +89,6 @@ class DetectionSource:
                         and miny <= f.geometry["coordinates"][1] <= maxy]
         return features
 
-    def query(self, *, bbox: BBox | None = None, filters: Mapping[str, str] | None = None,
-              limit: int, offset: int = 0) -> Page:
-        """Detections in ``bbox`` matching ``filters``, one page of them."""
-        features = self._features(bbox)
-        for key, wanted in (filters or {}).items():
-            features = [f for f in features if filter_key(f.properties.get(key)) == wanted]
-        chosen = features[offset: offset + limit]
-        return Page(chosen, [orjson.dumps(f.to_geojson()) for f in chosen], len(features))
 
     def get(self, feature_id: str) -> Feature:
         """One detection in the window, if it may be seen."""
@@ -108,20 +99,5 @@ class DetectionSource:
             raise NotFound(f"no detection {feature_id!r}")
         return feature
 
-    @property
-    def features(self) -> list[Feature]:
-        """Every detection in the window that may be seen."""
-        return self._features(None)
 
-    @property
-    def extent(self) -> BBox | None:
-        """The bbox of the features, or None when there are none."""
-        features = self.features
-        if not features:
-            return None
-        lons = [f.geometry["coordinates"][0] for f in features]
-        lats = [f.geometry["coordinates"][1] for f in features]
-        return (min(lons), min(lats), max(lons), max(lats))
 
-    def __len__(self) -> int:
-        return len(self.features)
