@@ -80,3 +80,18 @@ def test_the_public_map_draws_bus_routes_in_their_route_colours(page, page_watch
         return out; }""")
     assert strokes and set(strokes) == {colour}
     assert colour != "#1f5fa8"  # the route's own colour, not the layer's default
+
+
+def test_buses_move_on_the_public_map_too(page, page_watch, bus_server):
+    server, key = bus_server
+    _post(server, key, 37.9503, 139.3353)
+    page.goto(server.url + "/")
+    page.wait_for_function("() => window.geoappBuses && geoappBuses.layers.bus_positions "
+                           "&& geoappBuses.layers.bus_positions.geoappUpdates > 0")
+    page.evaluate("window.__sameDocument = true")
+    _post(server, key, 37.9452, 139.3196)
+    page.wait_for_function(
+        "() => { const m = geoappBuses.layers.bus_positions.geoappMarkers.bus1;"
+        " return m && Math.abs(m.getLatLng().lat - 37.9452) < 1e-6; }", timeout=10_000)
+    assert page.evaluate("window.__sameDocument") is True
+    page_watch.assert_clean()
