@@ -42,8 +42,10 @@ class Subscriber:
         self.host, self.port, username, password, tls = parse_broker(url)
         self.prefix = prefix.strip("/")
         self.connected = threading.Event()
+        # Manual acks: a message is acknowledged only once it is stored (or refused for
+        # good), so a database failure leaves it with the broker to be delivered again.
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                                  clean_session=False)
+                                  clean_session=False, manual_ack=True)
         if username:
             self.client.username_pw_set(username, password)
         if tls:
@@ -96,9 +98,11 @@ class Subscriber:
                 body = None  # Ingest refuses a body that is not an object
             key = body.get("key") if isinstance(body, dict) else None
             received = self.ingest.receive(key, body, source="mqtt", device_id=int(device))
+            client.ack(message.mid, message.qos)
             logger.info("MQTT detection %s from device %s (%s)", received.detection.id,
                         device, "stored" if received.created else "repeated")
         except (GeoappError, ValueError) as exc:
+            client.ack(message.mid, message.qos)  # refused for good: retrying cannot help
             detail = getattr(exc, "detail", str(exc))
             logger.warning("MQTT message on %s refused: %s", message.topic, detail)
             if device.isdigit():
@@ -106,4 +110,5 @@ class Subscriber:
                     {"status": "refused", "detail": detail,
                      "field": getattr(exc, "field", None)}), qos=0)
         except Exception:  # noqa: BLE001 (one bad message must not stop the subscriber)
-            logger.exception("MQTT message on %s failed", message.topic)
+            # Not acknowledged: the broker keeps it and delivers it again on reconnection.
+            logger.exception("MQTT message on %s failed; left unacknowledged", message.topic)

@@ -181,3 +181,38 @@ def _broker_running():
     yield
     if not _broker_pids():
         subprocess.run(["mosquitto", "-d", "-c", "/etc/mosquitto/mosquitto.conf"])
+
+
+def test_a_message_the_store_fails_on_is_delivered_again_not_lost(tmp_path):
+    prefix = f"test-{uuid.uuid4().hex[:8]}/wildlife"
+    settings = Settings(environment="test", data_dir=tmp_path / "var", mqtt_url=BROKER,
+                        mqtt_topic_prefix=prefix,
+                        mqtt_client_id=f"geoapp-test-{uuid.uuid4().hex[:8]}")
+    app = create_app(settings)
+    device, key = app.state.wildlife.devices.register(
+        name="boar sensor", kind="sensor", lon=CITY_HALL[0], lat=CITY_HALL[1],
+        species=["boar"], owner="市", now=NOW, visibility="exact")
+    engine = app.state.wildlife.engine
+    with TestClient(app):
+        subscriber = app.state.wildlife_mqtt
+        assert subscriber.connected.wait(10)
+        real_receive = subscriber.ingest.receive
+        failures = []
+
+        def failing_once(*args, **kwargs):
+            if not failures:
+                failures.append(1)
+                raise RuntimeError("database unavailable")  # an outage, not a bad message
+            return real_receive(*args, **kwargs)
+
+        subscriber.ingest.receive = failing_once
+        _publish(prefix, device.id, {"key": key, "event_id": "outage", "time": at(),
+                                     "species": "boar"})
+        _wait(lambda: failures == [1])
+        assert _detections(engine) == []
+        try:
+            _restart_broker()  # the unacknowledged message comes back on reconnection
+        finally:
+            if not _broker_pids():
+                subprocess.run(["mosquitto", "-d", "-c", "/etc/mosquitto/mosquitto.conf"])
+        _wait(lambda: _detections(engine) == ["outage"], timeout=20)
