@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from geoapp.i18n import Lang
+from geoapp.maps.symbols import MARKER_SHAPES
 
 _ID = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -110,6 +111,9 @@ class Style(_Strict):
     # Colour points by a property's value (e.g. report state); others keep `color`.
     color_by: str | None = None
     colors: dict[str, str] = Field(default_factory=dict)
+    # A marker shape per value of color_by (e.g. bear triangle), so values differ by more
+    # than colour; a value without one keeps `symbol`.
+    symbols: dict[str, str] = Field(default_factory=dict)
     # Lines and areas drawn in a colour each feature carries (e.g. a bus route's route_color).
     line_color_property: str | None = None
 
@@ -120,6 +124,14 @@ class Style(_Strict):
                 raise ValueError(f"colour {colour!r} for {value!r} must look like #12ab34")
         if self.colors and not self.color_by:
             raise ValueError("colors needs color_by (the property they depend on)")
+        if self.symbols and not self.color_by:
+            raise ValueError("symbols needs color_by (the property they depend on)")
+        for value, shape in self.symbols.items():
+            if shape not in MARKER_SHAPES:
+                raise ValueError(f"symbol {shape!r} for {value!r} must be one of "
+                                 f"{', '.join(MARKER_SHAPES)}")
+            if value not in self.colors:
+                raise ValueError(f"symbol for {value!r} needs a colour for it in colors")
         return self
 
 

@@ -58,7 +58,8 @@ def _mt(key: str, lang: Lang) -> str:
 
 @dataclass(frozen=True)
 class LegendEntry:
-    """One colour of a layer drawn by a property's value: its symbol and what it means."""
+    """One colour (and shape) of a layer drawn by a property's value: its symbol and what
+    it means."""
 
     value: str
     color: str
@@ -106,7 +107,8 @@ def legend_entries(layer: Layer, lang: Lang) -> list[LegendEntry]:
     style = layer.spec.style
     if not style.color_by:
         return []
-    return [LegendEntry(value, colour, symbols.data_uri(style.symbol, colour),
+    return [LegendEntry(value, colour,
+                        symbols.data_uri(style.symbols.get(value, style.symbol), colour),
                         _value_label(layer, value, lang))
             for value, colour in style.colors.items()]
 

@@ -13,6 +13,9 @@ _SHAPES = {
     "area": '<rect x="2.5" y="2.5" width="17" height="17" fill-opacity="0.35"/>',
 }
 
+#: The shapes a point marker can take (``line`` and ``area`` only draw lines and areas).
+MARKER_SHAPES = ("circle", "square", "triangle", "diamond")
+
 
 def svg(symbol: str, color: str) -> str:
     """The symbol as an SVG document, 22 px square, white-edged so it stands out on any map."""
