@@ -21,7 +21,6 @@ import random
 import resource
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from common import free_port, group_cpu
 
 ROOT = Path(__file__).resolve().parent.parent
 PEER_VENV = ROOT / "bench" / ".peer-venv"
@@ -57,12 +57,6 @@ BUSY_CORES = 0.25
 
 # --------------------------------------------------------------------------- servers
 
-
-def free_port() -> int:
-    """A port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 class Server:
@@ -368,23 +362,6 @@ def measure_latency(port: int, path: str, max_samples: int, max_seconds: float) 
             result.errors += 1
     return result
 
-
-def group_cpu(pgid: int) -> float:
-    """CPU seconds (user + system) used so far by the live processes of a process group."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2:].split()
-        if int(fields[2]) == pgid:
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
 
 
 def machine_busy() -> tuple[float, float]:

@@ -30,7 +30,6 @@ import os
 import resource
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import tempfile
@@ -41,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
+from common import free_port, group_cpu
 from photos import SIZE, Timing, floor, sample, timed
 from PIL import Image, features
 
@@ -107,23 +107,6 @@ def distinct_photos(jpeg: bytes, count: int) -> list[bytes]:
 # --------------------------------------------------------------------------- machine load
 
 
-def group_cpu(pgid: int) -> float:
-    """CPU seconds (user + system) used so far by the live processes of a process group."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if int(fields[2]) == pgid:
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
-
 
 def machine_busy() -> float:
     """Busy CPU seconds of the whole machine since boot, from /proc/stat."""
@@ -147,12 +130,6 @@ def other_load(seconds: float = 1.0) -> float:
 
 # --------------------------------------------------------------------------- servers
 
-
-def free_port() -> int:
-    """A port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 class Server:
