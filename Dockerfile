@@ -17,6 +17,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     GEOAPP_ENVIRONMENT=production \
     GEOAPP_LAYERS_DIR=/app/layers GEOAPP_GEO_DIR=/app/data/geo \
     GEOAPP_TEMPLATES_DIR=/app/templates GEOAPP_VENDOR_DIR=/app/node_modules \
+    GEOAPP_REPORTS_YAML=/app/data/reports.yaml \
     GEOAPP_DATA_DIR=/var/lib/geoapp
 RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin geoapp \
     && mkdir -p /var/lib/geoapp && chown geoapp /var/lib/geoapp
@@ -24,7 +25,7 @@ COPY --from=wheel /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 WORKDIR /app
 COPY layers ./layers
-COPY data/geo ./data/geo
+COPY data ./data
 COPY templates ./templates
 COPY --from=assets /build/node_modules ./node_modules
 USER geoapp
