@@ -87,15 +87,21 @@ def _restart_broker() -> None:
     assert _broker_listening(), "Mosquitto did not come back"
 
 
-def test_mqtt_detections_are_stored_and_survive_a_broker_restart(tmp_path):
+def _mqtt_app(tmp_path, name: str, kind: str, species: str):
+    """An app subscribed under a prefix of its own, with one registered device."""
     prefix = f"test-{uuid.uuid4().hex[:8]}/wildlife"
     settings = Settings(environment="test", data_dir=tmp_path / "var", mqtt_url=BROKER,
                         mqtt_topic_prefix=prefix,
                         mqtt_client_id=f"geoapp-test-{uuid.uuid4().hex[:8]}")
     app = create_app(settings)
     device, key = app.state.wildlife.devices.register(
-        name="bear cam", kind="ai_camera", lon=CITY_HALL[0], lat=CITY_HALL[1],
-        species=["bear"], owner="市", now=NOW, visibility="exact")
+        name=name, kind=kind, lon=CITY_HALL[0], lat=CITY_HALL[1],
+        species=[species], owner="市", now=NOW, visibility="exact")
+    return app, prefix, device, key
+
+
+def test_mqtt_detections_are_stored_and_survive_a_broker_restart(tmp_path):
+    app, prefix, device, key = _mqtt_app(tmp_path, "bear cam", "ai_camera", "bear")
     engine = app.state.wildlife.engine
     with TestClient(app):
         subscriber = app.state.wildlife_mqtt
@@ -184,14 +190,7 @@ def _broker_running():
 
 
 def test_a_message_the_store_fails_on_is_delivered_again_not_lost(tmp_path):
-    prefix = f"test-{uuid.uuid4().hex[:8]}/wildlife"
-    settings = Settings(environment="test", data_dir=tmp_path / "var", mqtt_url=BROKER,
-                        mqtt_topic_prefix=prefix,
-                        mqtt_client_id=f"geoapp-test-{uuid.uuid4().hex[:8]}")
-    app = create_app(settings)
-    device, key = app.state.wildlife.devices.register(
-        name="boar sensor", kind="sensor", lon=CITY_HALL[0], lat=CITY_HALL[1],
-        species=["boar"], owner="市", now=NOW, visibility="exact")
+    app, prefix, device, key = _mqtt_app(tmp_path, "boar sensor", "sensor", "boar")
     engine = app.state.wildlife.engine
     with TestClient(app):
         subscriber = app.state.wildlife_mqtt
