@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -32,6 +34,16 @@ buses_cli = typer.Typer(help="Community buses allowed to post positions (device 
 cli.add_typer(buses_cli, name="buses")
 
 
+@contextmanager
+def _refusals(prefix: str = "", code: int = 1) -> Iterator[None]:
+    """Turn a GeoappError into its message on stderr and exit ``code`` (no traceback)."""
+    try:
+        yield
+    except GeoappError as exc:
+        typer.echo(f"{prefix}{exc.detail}", err=True)
+        raise typer.Exit(code) from None
+
+
 def _settings() -> Settings:
     try:
         return Settings()
@@ -52,11 +64,8 @@ def serve(
     from geoapp.app import create_app
 
     settings = _settings()
-    try:
+    with _refusals("geoapp: ", code=2):
         create_app(settings)  # fail here, with a readable message, before binding the port
-    except GeoappError as exc:
-        typer.echo(f"geoapp: {exc.detail}", err=True)
-        raise typer.Exit(2) from None
     uvicorn.run("geoapp.app:create_app", factory=True, host=host, port=port, workers=workers,
                 proxy_headers=True, log_level="info")
 
@@ -72,7 +81,7 @@ def layers_validate() -> None:
     from geoapp.wildlife.layer import DetectionSource
 
     settings = _settings()
-    try:
+    with _refusals():
         store = open_reference_store(settings)
         reports = ReportSource(store, settings.base_url)
         city = CityBoundary(settings.geo_dir / "shibata_boundary_n03.geojson")
@@ -81,9 +90,6 @@ def layers_validate() -> None:
         catalog = Catalog.build(settings.layers_dir, settings.geo_dir, settings.data_dir,
                                 reports=reports, transit=buses.sources,
                                 wildlife=DetectionSource(store.engine))
-    except GeoappError as exc:
-        typer.echo(exc.detail, err=True)
-        raise typer.Exit(1) from None
     for layer in catalog:
         count = f"{len(layer.source)} features" if layer.source is not None else "raster tiles"
         marks = [m for m, on in (("sample", layer.sample), ("provisional",
@@ -100,11 +106,8 @@ def wifi_import(
     from geoapp.wifi.dataset import import_list
 
     settings = _settings()
-    try:
+    with _refusals("rejected, nothing changed: "):
         active = import_list(path, settings.data_dir, sample=sample)
-    except GeoappError as exc:
-        typer.echo(f"rejected, nothing changed: {exc.detail}", err=True)
-        raise typer.Exit(1) from None
     for problem in active.wifi.problems:
         typer.echo(f"skipped line {problem.line}: {problem.reason}", err=True)
     typer.echo(
@@ -181,13 +184,10 @@ def staff_create(
     password = (sys.stdin.readline().rstrip("\n") if password_stdin
                 else typer.prompt("Password", hide_input=True, confirmation_prompt=True))
     accounts = Accounts(open_reference_store(_settings()).engine)
-    try:
+    with _refusals("geoapp: "):
         user = accounts.create(username, password, role, datetime.now(UTC),
                                display_name=display_name or None, email=email or None,
                                department_code=department or None)
-    except GeoappError as exc:
-        typer.echo(f"geoapp: {exc.detail}", err=True)
-        raise typer.Exit(1) from None
     typer.echo(f"created {user.username} ({user.role})")
 
 
@@ -203,11 +203,8 @@ def keys_issue(name: str = typer.Argument(..., help="The client's name.")) -> No
     """Issue an Open311 API key (printed once; only its hash is stored)."""
     from datetime import UTC, datetime
 
-    try:
+    with _refusals("geoapp: "):
         typer.echo(_api_keys().issue(name, datetime.now(UTC)))
-    except GeoappError as exc:
-        typer.echo(f"geoapp: {exc.detail}", err=True)
-        raise typer.Exit(1) from None
 
 
 @keys_cli.command("revoke")
@@ -215,11 +212,8 @@ def keys_revoke(name: str = typer.Argument(..., help="The client's name.")) -> N
     """Revoke an Open311 API key at once."""
     from datetime import UTC, datetime
 
-    try:
+    with _refusals("geoapp: "):
         _api_keys().revoke(name, datetime.now(UTC))
-    except GeoappError as exc:
-        typer.echo(f"geoapp: {exc.detail}", err=True)
-        raise typer.Exit(1) from None
     typer.echo(f"revoked {name}")
 
 
@@ -263,11 +257,8 @@ def gtfs_import(
     from geoapp.transit.timetable import Timetable
 
     engine = _timetable_engine()
-    try:
+    with _refusals("refused, the timetable in place is kept: "):
         feed = read_feed(path, progress=lambda step: typer.echo(f"reading {step}"))
-    except GeoappError as exc:
-        typer.echo(f"refused, the timetable in place is kept: {exc.detail}", err=True)
-        raise typer.Exit(1) from None
     for problem in feed.problems:
         typer.echo(f"problem {problem}", err=True)
     typer.echo(f"writing {len(feed.stops)} stops, {len(feed.routes)} routes, {len(feed.trips)} "
@@ -303,11 +294,8 @@ def buses_add(
 
     from geoapp.transit.positions import Vehicles
 
-    try:
+    with _refusals():
         key = Vehicles(_timetable_engine()).add(vehicle, label, datetime.now(UTC))
-    except GeoappError as exc:
-        typer.echo(exc.detail, err=True)
-        raise typer.Exit(1) from None
     typer.echo(key)
 
 
@@ -316,11 +304,8 @@ def buses_remove(vehicle: str = typer.Argument(..., help="The vehicle id.")) -> 
     """Forget a bus: its key stops working and its position disappears."""
     from geoapp.transit.positions import Vehicles
 
-    try:
+    with _refusals():
         Vehicles(_timetable_engine()).remove(vehicle)
-    except GeoappError as exc:
-        typer.echo(exc.detail, err=True)
-        raise typer.Exit(1) from None
     typer.echo(f"removed {vehicle}")
 
 
@@ -361,13 +346,10 @@ def wildlife_import(
     settings = _settings()
     boundary = None if outside_ok else CityBoundary(
         settings.geo_dir / "shibata_boundary_n03.geojson")
-    try:
+    with _refusals("refused, nothing was imported: "):
         result = import_sightings(_wildlife_engine(), path.read_bytes(), now=datetime.now(UTC),
                                   default_species=species, visibility=visibility,
                                   boundary=boundary)
-    except GeoappError as exc:
-        typer.echo(f"refused, nothing was imported: {exc.detail}", err=True)
-        raise typer.Exit(1) from None
     for line, reason in result.skipped:
         typer.echo(f"skipped line {line}: {reason}", err=True)
     typer.echo(f"added {result.added}, already there {result.already}, "
@@ -390,13 +372,10 @@ def wildlife_register(
 
     from geoapp.wildlife.devices import Devices
 
-    try:
+    with _refusals():
         device, key = Devices(_wildlife_engine()).register(
             name=name, kind=kind, lon=lon, lat=lat, species=species.split(","), owner=owner,
             now=datetime.now(UTC), officers=officers.split(","), visibility=visibility)
-    except GeoappError as exc:
-        typer.echo(exc.detail, err=True)
-        raise typer.Exit(1) from None
     typer.echo(f"device {device.id}\t{key}")
 
 
@@ -408,11 +387,8 @@ def wildlife_status(
     """Mark a device active, under maintenance or retired (a retired device is refused)."""
     from geoapp.wildlife.devices import Devices
 
-    try:
+    with _refusals():
         device = Devices(_wildlife_engine()).set_status(device_id, status)
-    except GeoappError as exc:
-        typer.echo(exc.detail, err=True)
-        raise typer.Exit(1) from None
     typer.echo(f"device {device.id} is {device.status}")
 
 
