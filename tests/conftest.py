@@ -25,7 +25,8 @@ from geoapp.store.engine import migrate, open_engine
 from geoapp.store.reports import ReportStore
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+#: Real format samples the tests read (see tests/data/PROVENANCE.md); never outside the checkout.
+TEST_DATA = ROOT / "tests" / "data"
 
 
 #: The PostgreSQL server the suite may create databases on (trust auth on this machine).

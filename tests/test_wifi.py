@@ -15,10 +15,10 @@ from geoapp.errors import ImportRejected
 from geoapp.wifi.csv_format import OLDER_FORMAT_HEADER, AccessPoint, parse
 from geoapp.wifi.dataset import import_list
 from geoapp.wifi.matching import Facility, match, normalise_name
-from tests.conftest import SHARED
+from tests.conftest import TEST_DATA
 
-TOKYO_CP932 = SHARED / "data/samples/sample_public_wireless_lan_tokyo_130001_20240901_cp932.csv"
-TOKYO_UTF8 = SHARED / "data/samples/sample_public_wireless_lan_tokyo_130001_20240901_utf8.csv"
+TOKYO_CP932 = TEST_DATA / "sample_public_wireless_lan_tokyo_130001_20240901_cp932.csv"
+TOKYO_UTF8 = TEST_DATA / "sample_public_wireless_lan_tokyo_130001_20240901_utf8.csv"
 
 
 def _csv(rows: list[list[str]], header: list[str] = OLDER_FORMAT_HEADER) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from tests.conftest import SHARED
+from tests.conftest import TEST_DATA
 
-SAMPLE = SHARED / "data" / "samples" / "gtfs_jp_sample_mlit_rinkobus"
+SAMPLE = TEST_DATA / "gtfs_jp_sample_mlit_rinkobus"
 
 #: Stops near Shibata station and city hall (fictional, for the tests only).
 V3_FILES: dict[str, str] = {

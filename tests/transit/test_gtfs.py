@@ -1,4 +1,4 @@
-"""Reading GTFS-JP feeds: the shared (messy) sample, a v3 feed, and refused feeds."""
+"""Reading GTFS-JP feeds: the (messy) MLIT sample in tests/data, a v3 feed, and refused feeds."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from geoapp.transit.gtfs import parse_time, read_feed
 from tests.transit.feeds import SAMPLE, V3_FILES, write_feed
 
 
-def test_the_shared_sample_is_read_with_its_problems_named_by_file_and_line():
+def test_the_mlit_sample_is_read_with_its_problems_named_by_file_and_line():
     feed = read_feed(SAMPLE)
     assert (len(feed.stops), len(feed.routes), len(feed.trips), len(feed.stop_times)) == \
         (48, 2, 6, 129)

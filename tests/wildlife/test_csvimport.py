@@ -7,10 +7,10 @@ import sqlalchemy as sa
 
 from geoapp.errors import ImportRejected
 from geoapp.wildlife.csvimport import import_sightings, parse_count, parse_date, parse_time
-from tests.conftest import SHARED
+from tests.conftest import TEST_DATA
 from tests.wildlife.conftest import BOUNDARY, NOW
 
-SAMPLE = SHARED / "data" / "samples" / "sample_bear_sightings_ishikawa_r7.csv"
+SAMPLE = TEST_DATA / "sample_bear_sightings_ishikawa_r7.csv"
 
 
 def test_the_ishikawa_sample_imports_once(store):
