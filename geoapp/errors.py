@@ -101,6 +101,27 @@ class RateLimited(GeoappError):
         self.retry_after = retry_after
 
 
+class PayloadTooLarge(GeoappError):
+    """A request body is over the limit of the door it was sent to (checked while it streams)."""
+
+    title = "Payload too large"
+
+    def __init__(self, detail: str, *, detail_ja: str | None = None, limit: int = 0) -> None:
+        super().__init__(detail)
+        self.detail_ja = detail_ja or detail
+        self.limit = limit
+
+
+class StoreUnavailable(GeoappError):
+    """The database cannot be reached just now; ``retry_after`` is in seconds."""
+
+    title = "Service unavailable"
+
+    def __init__(self, detail: str, retry_after: int = 5) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 #: The one table from error to HTTP status (most specific class first wins via MRO).
 STATUS_CODES: dict[type[GeoappError], int] = {
     InvalidParameter: 400,
@@ -110,6 +131,8 @@ STATUS_CODES: dict[type[GeoappError], int] = {
     NotFound: 404,
     Conflict: 409,
     RateLimited: 429,
+    PayloadTooLarge: 413,
+    StoreUnavailable: 503,
     NotAcceptable: 406,
     ImportRejected: 422,
     LayerConfigError: 500,
