@@ -28,6 +28,7 @@ from geoapp.store.reports import ReportStore
 from geoapp.transit.service import BusService
 from geoapp.web import (
     assets,
+    intake,
     ogc,
     open311,
     opendata,
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store, MediaStore(settings.media),
         CityBoundary(settings.geo_dir / "shibata_boundary_n03.geojson"),
     )
+    app.state.trusted_proxies = intake.parse_networks(settings.trusted_proxies)
     app.state.rate_limiter = RateLimiter(settings.report_rate_limit, settings.report_rate_window)
     app.state.accounts = Accounts(store.engine)
     app.state.api_keys = ApiKeys(store.engine)

@@ -67,7 +67,8 @@ def serve(
     with _refusals("geoapp: ", code=2):
         create_app(settings)  # fail here, with a readable message, before binding the port
     uvicorn.run("geoapp.app:create_app", factory=True, host=host, port=port, workers=workers,
-                proxy_headers=True, log_level="info")
+                # geoapp reads X-Forwarded-For itself, from GEOAPP_TRUSTED_PROXIES only.
+                proxy_headers=False, log_level="info")
 
 
 @layers_cli.command("validate")

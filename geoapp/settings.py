@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -43,6 +44,9 @@ class Settings(BaseSettings):
     reports_yaml: Path = PROJECT_ROOT / "data" / "reports.yaml"
     report_rate_limit: int = Field(default=10, ge=1, description="Submissions per window.")
     report_rate_window: int = Field(default=600, ge=1, description="Seconds.")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Proxies (addresses or CIDR blocks) whose X-Forwarded-For is believed.")
     cookie_secure: bool | None = Field(
         default=None, description="Secure session cookies; None: when the request is HTTPS."
     )
@@ -97,6 +101,17 @@ class Settings(BaseSettings):
     def _known_engine(cls, value: str) -> str:
         if value and not value.startswith(("sqlite:///", "postgresql")):
             raise ValueError("database_url must start with sqlite:/// or postgresql")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item.strip(), strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted_proxies: {item!r} is not an address or CIDR block") from None
         return value
 
     @field_validator("gtfs_rt_url")

@@ -33,6 +33,7 @@ from geoapp.staff.accounts import StaffUser
 from geoapp.staff.workflow import ActionRequest
 from geoapp.store.schema import report_events, reports, statuses
 from geoapp.web.context import base_url
+from geoapp.web.intake import client_address
 
 router = APIRouter(prefix="/open311/v2", tags=["Open311 GeoReport v2"])
 DEFAULT_WINDOW = timedelta(days=90)
@@ -178,7 +179,7 @@ async def create_request(fmt: str, request: Request) -> Response:
         _check_jurisdiction(values)
         if request.app.state.api_keys.check(values.get("api_key")) is None:
             raise Forbidden("api_key is missing or not valid")
-        request.app.state.rate_limiter.hit(request.client.host if request.client else "?")
+        request.app.state.rate_limiter.hit(client_address(request))
         if ("lat" not in values or "long" not in values) and values.get("address_string"):
             raise InvalidInput("lat", "lat and long are required: addresses are not looked up",
                                detail_ja="緯度・経度が必要です（住所からの検索はできません）")

@@ -22,6 +22,7 @@ from geoapp.staff.queries import events
 from geoapp.store.records import Report
 from geoapp.web.assets import LONG_CACHE
 from geoapp.web.context import CatalogDep, LangDep, SettingsDep, TemplatesDep, base_url
+from geoapp.web.intake import client_address
 from geoapp.web.problems import request_lang
 
 router = APIRouter()
@@ -44,10 +45,6 @@ _PROCESSING = asyncio.Semaphore(2)
 async def _submit(service: ReportService, submission: Submission) -> Outcome:
     async with _PROCESSING:
         return await asyncio.to_thread(service.submit, submission)
-
-
-def _client_key(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 async def _read_form(request: Request) -> FormData:
@@ -147,7 +144,7 @@ async def report_form_submit(request: Request, service: ServiceDep, catalog: Cat
     form = await _read_form(request)
     lang = pick_lang(str(form.get("lang") or request.query_params.get("lang") or "ja"))
     try:
-        request.app.state.rate_limiter.hit(_client_key(request))
+        request.app.state.rate_limiter.hit(client_address(request))
         submission = await _submission(form, lang, "web", None)
         outcome = await _submit(service, submission)
     except InvalidInput as error:
@@ -197,7 +194,7 @@ async def support_form(number: str, request: Request, service: ServiceDep) -> Re
     """'Me too' from the form: count the resident, then show the report."""
     form = await request.form()
     lang = pick_lang(str(form.get("lang") or "ja"))
-    request.app.state.rate_limiter.hit(_client_key(request))
+    request.app.state.rate_limiter.hit(client_address(request))
     report = _report_or_404(service, number)
     service.support(report.id)
     suffix = "&lang=en" if lang == "en" else ""
@@ -242,7 +239,7 @@ async def api_post_report(
         description="Send the same key when retrying: one report, however many tries")] = None,
 ) -> JSONResponse:
     """Post a report; a retry with the same Idempotency-Key returns the first report."""
-    request.app.state.rate_limiter.hit(_client_key(request))
+    request.app.state.rate_limiter.hit(client_address(request))
     form = await _read_form(request)
     lang = pick_lang(str(form.get("lang") or request_lang(request)))
     outcome = await _submit(service, await _submission(form, lang, "api", idempotency_key))
@@ -273,7 +270,7 @@ def api_get_report(number: str, request: Request, service: ServiceDep) -> JSONRe
              summary="'Me too': count one more resident affected")
 def api_support(number: str, request: Request, service: ServiceDep) -> JSONResponse:
     """Add a supporter to an open report."""
-    request.app.state.rate_limiter.hit(_client_key(request))
+    request.app.state.rate_limiter.hit(client_address(request))
     report = service.support(_report_or_404(service, number).id)
     return JSONResponse(public_json(request, report, service))
 

@@ -21,6 +21,7 @@ from geoapp.photos.pipeline import MAX_BYTES
 from geoapp.staff.accounts import Session
 from geoapp.web.assets import LONG_CACHE
 from geoapp.web.context import LangDep, TemplatesDep
+from geoapp.web.intake import client_address
 from geoapp.web.negotiation import choose_format
 from geoapp.web.staff_auth import check_csrf, require
 from geoapp.wildlife import detections
@@ -182,7 +183,7 @@ def alerts_form(request: Request, templates: TemplatesDep) -> Response:
 async def subscribe(request: Request, service: ServiceDep, templates: TemplatesDep,
                     lang: LangDep) -> Response:
     """Subscribe (unconfirmed until the link in the mail is opened)."""
-    request.app.state.rate_limiter.hit(request.client.host if request.client else "unknown")
+    request.app.state.rate_limiter.hit(client_address(request))
     form = await request.form(max_fields=30)
     species = [str(s) for s in form.getlist("species")]
     whole_city = str(form.get("area") or "city") == "city"
