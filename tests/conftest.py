@@ -104,10 +104,15 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def engine_client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
+def engine_settings(database_url: str, tmp_path: Path) -> Settings:
+    """Settings for a fresh geoapp on each engine in turn (SQLite, then PostGIS)."""
+    return Settings(environment="test", data_dir=tmp_path / "var", database_url=database_url)
+
+
+@pytest.fixture
+def engine_client(engine_settings: Settings) -> Iterator[TestClient]:
     """A client of a geoapp on each engine in turn."""
-    settings = Settings(environment="test", data_dir=tmp_path / "var", database_url=database_url)
-    with TestClient(create_app(settings)) as test_client:
+    with TestClient(create_app(engine_settings)) as test_client:
         yield test_client
 
 

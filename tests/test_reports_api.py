@@ -13,6 +13,13 @@ from geoapp.app import create_app
 from geoapp.settings import Settings
 from tests.imaging import bomb_png, phone_jpeg, png
 
+
+@pytest.fixture
+def client(engine_client):
+    """Every test here runs on SQLite and on PostGIS: these doors touch the store."""
+    return engine_client
+
+
 CITY_HALL = {"lat": "37.9477", "lon": "139.3275"}
 EMAIL, NAME = "secret.reporter@example.org", "秘密 花子"
 XSS = '<img src=x onerror="window.__xss=1">'
