@@ -14,6 +14,7 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from geoapp import __version__
 from geoapp.catalog.registry import Catalog
+from geoapp.errors import StoreUnavailable
 from geoapp.mail.outbox import Sender, SmtpConfig
 from geoapp.open311.keys import ApiKeys
 from geoapp.photos.media import MediaStore
@@ -69,7 +70,7 @@ def _openapi(app: FastAPI, settings: Settings) -> dict:
 
 def open_reference_store(settings: Settings) -> ReportStore:
     """Open the database, migrate it, and add any missing categories, departments, states."""
-    engine = open_engine(settings.database)
+    engine = open_engine(settings.database, statement_timeout=settings.statement_timeout)
     migrate(engine)
     store = ReportStore(engine)
     store.seed(read_yaml(settings.reports_yaml))
@@ -87,6 +88,8 @@ async def _every(seconds: float, work: Callable[[], object], name: str) -> None:
     while True:
         try:
             await asyncio.to_thread(work)
+        except StoreUnavailable as exc:  # an outage, not a bug: one line, no traceback
+            logger.warning("%s skipped: %s", name, exc.detail)
         except Exception:  # noqa: BLE001 (keep the loop alive; the next run retries)
             logger.exception("%s failed", name)
         await asyncio.sleep(seconds)
