@@ -29,6 +29,7 @@ from geoapp.store.reports import ReportStore
 from geoapp.transit.service import BusService
 from geoapp.web import (
     assets,
+    health,
     intake,
     ogc,
     open311,
@@ -175,6 +176,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     app.add_exception_handler(staff_auth.LoginRedirect, staff_auth.login_redirect_handler)
     app.include_router(pages.router)
+    app.include_router(health.router)
     app.include_router(ogc.router)
     app.include_router(reports.router)
     app.include_router(staff_auth.router)
