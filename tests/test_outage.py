@@ -179,3 +179,21 @@ def test_the_store_raises_store_unavailable_and_reconnects_by_itself(pg_cluster:
         if not pg_cluster.running:
             pg_cluster.start()
         engine.dispose()
+
+
+def test_an_exhausted_pool_is_store_unavailable_not_a_hang(database_url: str):
+    engine = open_engine(database_url, pool_timeout=0.3)
+    held = []
+    try:
+        with pytest.raises(StoreUnavailable):
+            for _ in range(50):  # far more than the pool holds on either engine
+                held.append(engine.connect())
+        assert 5 <= len(held) < 50
+        for connection in held:
+            connection.close()
+        held.clear()
+        ping(engine)  # connections handed back: the store answers again
+    finally:
+        for connection in held:
+            connection.close()
+        engine.dispose()

@@ -92,10 +92,12 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 (DB-API 
     cursor.close()
 
 
-def open_engine(url: str, *, statement_timeout: float = 30.0) -> sa.Engine:
+def open_engine(url: str, *, statement_timeout: float = 30.0,
+                pool_timeout: float = POOL_TIMEOUT) -> sa.Engine:
     """An engine for ``url`` (sqlite:///… or postgresql+psycopg://…), tuned per engine.
 
-    ``statement_timeout`` (seconds) bounds each PostgreSQL statement. Errors that mean the
+    ``statement_timeout`` (seconds) bounds each PostgreSQL statement, ``pool_timeout`` the
+    wait for a free connection of the pool. Errors that mean the
     database is unavailable are raised as :class:`geoapp.errors.StoreUnavailable`.
     """
     if url.startswith("sqlite"):
@@ -105,12 +107,12 @@ def open_engine(url: str, *, statement_timeout: float = 30.0) -> sa.Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(
             url, connect_args={"check_same_thread": False},
-            **({} if in_memory else {"poolclass": _Pool, "pool_timeout": POOL_TIMEOUT}))
+            **({} if in_memory else {"poolclass": _Pool, "pool_timeout": pool_timeout}))
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = sa.create_engine(
             url, poolclass=_Pool, pool_pre_ping=True, pool_size=5, max_overflow=5,
-            pool_timeout=POOL_TIMEOUT,
+            pool_timeout=pool_timeout,
             connect_args={
                 "connect_timeout": CONNECT_TIMEOUT,
                 "tcp_user_timeout": TCP_USER_TIMEOUT_MS,
