@@ -14,6 +14,7 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from geoapp import __version__
 from geoapp.catalog.registry import Catalog
+from geoapp.errors import StoreUnavailable
 from geoapp.mail.outbox import Sender, SmtpConfig
 from geoapp.open311.keys import ApiKeys
 from geoapp.photos.media import MediaStore
@@ -28,6 +29,7 @@ from geoapp.store.reports import ReportStore
 from geoapp.transit.service import BusService
 from geoapp.web import (
     assets,
+    health,
     intake,
     ogc,
     open311,
@@ -69,7 +71,7 @@ def _openapi(app: FastAPI, settings: Settings) -> dict:
 
 def open_reference_store(settings: Settings) -> ReportStore:
     """Open the database, migrate it, and add any missing categories, departments, states."""
-    engine = open_engine(settings.database)
+    engine = open_engine(settings.database, statement_timeout=settings.statement_timeout)
     migrate(engine)
     store = ReportStore(engine)
     store.seed(read_yaml(settings.reports_yaml))
@@ -87,6 +89,8 @@ async def _every(seconds: float, work: Callable[[], object], name: str) -> None:
     while True:
         try:
             await asyncio.to_thread(work)
+        except StoreUnavailable as exc:  # an outage, not a bug: one line, no traceback
+            logger.warning("%s skipped: %s", name, exc.detail)
         except Exception:  # noqa: BLE001 (keep the loop alive; the next run retries)
             logger.exception("%s failed", name)
         await asyncio.sleep(seconds)
@@ -172,6 +176,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     app.add_exception_handler(staff_auth.LoginRedirect, staff_auth.login_redirect_handler)
     app.include_router(pages.router)
+    app.include_router(health.router)
     app.include_router(ogc.router)
     app.include_router(reports.router)
     app.include_router(staff_auth.router)

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
         default="",
         description="sqlite:///path or postgresql+psycopg://…; empty: SQLite in data_dir.",
     )
+    statement_timeout: float = Field(
+        default=30.0, gt=0, le=3600,
+        description="Seconds one PostgreSQL statement of a request may run before it is cancelled.")
     media_dir: Path | None = Field(
         default=None, description="Folder of processed photos; default data_dir/media."
     )

@@ -25,6 +25,7 @@ from geoapp.errors import (
     InvalidParameter,
     NotFound,
     RateLimited,
+    StoreUnavailable,
     Unauthorized,
 )
 from geoapp.open311 import documents as doc
@@ -63,6 +64,8 @@ def _status_of(error: GeoappError) -> int:
         return 403
     if isinstance(error, RateLimited):
         return 429
+    if isinstance(error, StoreUnavailable):
+        return 503
     return 400  # the spec's status for everything else
 
 
@@ -74,7 +77,7 @@ async def _guard(fmt: str, work: Callable[[], Awaitable[Response]]) -> Response:
     except GeoappError as error:
         status = _status_of(error)
         response = _answer(fmt, doc.error(status, error.detail), "errors", "error", status)
-        if isinstance(error, RateLimited):
+        if isinstance(error, RateLimited | StoreUnavailable):
             response.headers["Retry-After"] = str(error.retry_after)
         return response
 
