@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -12,10 +13,17 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 (DB-API objects)
+    # synchronous=FULL syncs the WAL at every commit: in WAL mode NORMAL survives a killed
+    # process but may lose the last acknowledged reports in a power cut. The level comes
+    # from GEOAPP_SQLITE_SYNCHRONOUS (validated by Settings at start-up) because this hook
+    # sees only the DB-API connection; NORMAL exists for bench/reports.py to price FULL.
+    synchronous = os.environ.get("GEOAPP_SQLITE_SYNCHRONOUS", "FULL")
+    if synchronous not in ("FULL", "NORMAL"):
+        raise ValueError(f"GEOAPP_SQLITE_SYNCHRONOUS must be FULL or NORMAL, not {synchronous!r}")
     cursor = dbapi_connection.cursor()
     # WAL lets readers go on while one writer commits; foreign keys are off by default.
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA synchronous={synchronous}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
