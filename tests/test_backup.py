@@ -190,13 +190,11 @@ def test_a_backup_taken_while_reports_arrive_restores_identically(database_url, 
 
         # A report made on the restored store is data a second restore would destroy.
         extra = _post_report(restored_server.url, 999).json()["number"]
-        restored_server.stop()
         refused = _geoapp(["restore", str(tmp_path / "backup")], target)
         assert refused.returncode == 1
         assert "already holds data" in refused.stderr and "Traceback" not in refused.stderr
-        restored_server = LiveServer(tmp_path / "restored", target)
         assert httpx.get(f"{restored_server.url}/api/v1/reports/{extra}").status_code == 200
-        restored_server.stop()
+        restored_server.stop()  # the procedure: stop the service, restore, start it
 
         forced = _geoapp(["restore", "--force", str(tmp_path / "backup")], target)
         assert forced.returncode == 0, forced.stderr
