@@ -71,7 +71,8 @@ def _openapi(app: FastAPI, settings: Settings) -> dict:
 
 def open_reference_store(settings: Settings) -> ReportStore:
     """Open the database, migrate it, and add any missing categories, departments, states."""
-    engine = open_engine(settings.database, statement_timeout=settings.statement_timeout)
+    engine = open_engine(settings.database, statement_timeout=settings.statement_timeout,
+                         sqlite_synchronous=settings.sqlite_synchronous)
     migrate(engine)
     store = ReportStore(engine)
     store.seed(read_yaml(settings.reports_yaml))

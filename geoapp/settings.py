@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     media_dir: Path | None = Field(
         default=None, description="Folder of processed photos; default data_dir/media."
     )
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
+        default="FULL",
+        description="SQLite's synchronous level; FULL: an acknowledged write survives a power "
+                    "cut (read by geoapp.store.engine from the environment).")
     reports_yaml: Path = PROJECT_ROOT / "data" / "reports.yaml"
     report_rate_limit: int = Field(default=10, ge=1, description="Submissions per window.")
     report_rate_window: int = Field(default=600, ge=1, description="Seconds.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import sqlite3
 from pathlib import Path
@@ -82,18 +83,24 @@ class _Pool(sa.pool.QueuePool):
             raise StoreUnavailable("Every database connection is busy.", RETRY_AFTER) from error
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 (DB-API objects)
+def _sqlite_pragmas(synchronous: str, dbapi_connection, _record) -> None:  # noqa: ANN001
+    # synchronous=FULL syncs the WAL at every commit: in WAL mode NORMAL survives a killed
+    # process but may lose the last acknowledged reports in a power cut. NORMAL exists for
+    # bench/reports.py to price FULL (GEOAPP_SQLITE_SYNCHRONOUS).
+    if synchronous not in ("FULL", "NORMAL"):
+        raise ValueError(f"SQLite synchronous must be FULL or NORMAL, not {synchronous!r}")
     cursor = dbapi_connection.cursor()
     # WAL lets readers go on while one writer commits; foreign keys are off by default.
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA synchronous={synchronous}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
 
 
 def open_engine(url: str, *, statement_timeout: float = 30.0,
-                pool_timeout: float = POOL_TIMEOUT) -> sa.Engine:
+                pool_timeout: float = POOL_TIMEOUT, sqlite_synchronous: str = "FULL"
+                ) -> sa.Engine:
     """An engine for ``url`` (sqlite:///… or postgresql+psycopg://…), tuned per engine.
 
     ``statement_timeout`` (seconds) bounds each PostgreSQL statement, ``pool_timeout`` the
@@ -108,7 +115,8 @@ def open_engine(url: str, *, statement_timeout: float = 30.0,
         engine = sa.create_engine(
             url, connect_args={"check_same_thread": False},
             **({} if in_memory else {"poolclass": _Pool, "pool_timeout": pool_timeout}))
-        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine, "connect",
+                        functools.partial(_sqlite_pragmas, sqlite_synchronous))
     else:
         engine = sa.create_engine(
             url, poolclass=_Pool, pool_pre_ping=True, pool_size=5, max_overflow=5,
