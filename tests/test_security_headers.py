@@ -119,7 +119,9 @@ def test_an_embed_origin_that_is_not_an_origin_stops_start_up(tmp_path, value):
 
 def test_each_page_has_its_own_nonce_and_only_nonced_inline_scripts(admin_client):
     pages = ["/", "/?lang=en", "/reports/new", "/buses", "/wildlife/alerts",
-             "/collections?f=html", "/api?f=html", "/opendata", "/staff", "/staff/dashboard"]
+             "/collections?f=html", "/collections/shelters/items?f=html", "/api?f=html",
+             "/opendata", "/wildlife/detections?f=html", "/staff", "/staff/dashboard",
+             "/staff/admin", "/staff/admin/apikeys", "/staff/wildlife"]
     nonces = set()
     for url in pages:
         response = admin_client.get(url, headers=HTML)

@@ -26,7 +26,7 @@ from geoapp.settings import HOST_PATTERN, Settings
 NONCE_STATE = "csp_nonce"
 #: Everything that is not an HTML page: nothing may load, nothing may frame it.
 STRICT_POLICY = "default-src 'none'; frame-ancestors 'none'"
-#: Two years, as browsers' preload lists expect. Subdomains are left to the city's other sites.
+#: Two years. Not includeSubDomains: other hosts under geoapp's name are not geoapp's to bind.
 HSTS = "max-age=63072000"
 
 
