@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.types import ASGIApp
 
 from geoapp import __version__
 from geoapp.catalog.registry import Catalog
@@ -37,6 +38,7 @@ from geoapp.web import (
     pages,
     problems,
     reports,
+    security,
     staff,
     staff_admin,
     staff_auth,
@@ -126,10 +128,23 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.reports.store.engine.dispose()
 
 
+class GeoApp(FastAPI):
+    """FastAPI with the security headers outside everything, Starlette's error layer too.
+
+    ``add_middleware`` would put them inside ServerErrorMiddleware, whose 500 answers (and
+    those of any handler registered for ``Exception``) would then leave without them.
+    """
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """The usual stack, wrapped in the security headers middleware."""
+        return security.SecurityHeaders(super().build_middleware_stack(),
+                                        self.state.security_policy)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build geoapp: load and check every layer, then wire routes, templates and assets."""
     settings = settings or Settings()
-    app = FastAPI(
+    app = GeoApp(
         title="geoapp — 新発田市 公開マップ API",
         version=__version__,
         description="OGC API – Features for Shibata City's public map layers.",
@@ -171,6 +186,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                       transit=app.state.buses.sources,
                                       wildlife=app.state.wildlife.public)
     app.state.assets = assets.Assets.discover(settings.vendor_dir)
+    app.state.security_policy = security.PagePolicy.build(settings, app.state.catalog)
     app.state.templates = make_templates(settings.templates_dir)
     # Level 6: about 3x faster than the default 9 on large GeoJSON for ~2.5% more bytes.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
