@@ -7,13 +7,13 @@ The spec's rules clients trip over live here: IDs as strings, real booleans, tim
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from geoapp.japantime import JST
 from geoapp.store.records import Category, Department, Report, Status
 
-JST = timezone(timedelta(hours=9))
 JURISDICTION = "city.shibata.lg.jp"
 
 

@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -20,13 +20,13 @@ import numpy as np
 from geoapp.errors import Conflict, InvalidInput
 from geoapp.geodesy import to_metric
 from geoapp.i18n import Lang
+from geoapp.japantime import JST
 from geoapp.photos.media import MediaStore
 from geoapp.photos.pipeline import process
 from geoapp.reports.boundary import CityBoundary
 from geoapp.store.records import Category, NewReport, Photo, Report
 from geoapp.store.reports import DuplicateIdempotencyKey, ReportStore
 
-JST = timezone(timedelta(hours=9))
 MAX_PHOTOS = 3
 MAX_DESCRIPTION = 4000  # Open311's limit, so every door accepts the same reports
 MAX_NAME = 100

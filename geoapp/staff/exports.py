@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta, timezone
 from typing import Any
 
+from geoapp.japantime import JST
 from geoapp.opendata.formats import csv_bytes
 from geoapp.staff.queries import QueueRow
 
-JST = timezone(timedelta(hours=9))
 OPEN311_COLUMNS = ("service_request_id", "requested_datetime", "updated_datetime",
                    "closed_date", "status_description", "status_notes", "source",
                    "service_name", "service_subtype", "description", "agency_responsible",

@@ -6,15 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 from geoapp.errors import NotFound
+from geoapp.japantime import JST
 from geoapp.store import schema
 from geoapp.transit.gtfs import Feed
 
-JAPAN = ZoneInfo("Asia/Tokyo")
 #: Written in this order, deleted in the reverse one.
 _TABLES = (schema.transit_agencies, schema.transit_routes, schema.transit_stops,
            schema.transit_trips, schema.transit_stop_times, schema.transit_calendar,
@@ -131,7 +130,7 @@ class Timetable:
         Trips of yesterday's service still running after midnight (times past 24:00) count.
         A stop's last call (where nobody boards) and calls with no pickup are left out.
         """
-        local = now.astimezone(JAPAN)
+        local = now.astimezone(JST)
         today = local.date()
         seconds = local.hour * 3600 + local.minute * 60 + local.second
         found: dict[str, list[Departure]] = {}

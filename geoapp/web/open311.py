@@ -28,6 +28,7 @@ from geoapp.errors import (
     StoreUnavailable,
     Unauthorized,
 )
+from geoapp.japantime import JST
 from geoapp.open311 import documents as doc
 from geoapp.reports.service import ReportService, Submission
 from geoapp.staff.accounts import StaffUser
@@ -215,7 +216,7 @@ def _date(params: dict[str, str], name: str) -> datetime | None:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise InvalidParameter(name, f"{text!r} is not a W3C date-time") from None
-    return value if value.tzinfo else value.replace(tzinfo=doc.JST)
+    return value if value.tzinfo else value.replace(tzinfo=JST)
 
 
 @router.get("/requests.{fmt}", summary="Service requests (default: the last 90 days)")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -11,9 +11,8 @@ from fastapi.templating import Jinja2Templates
 from starlette.requests import Request
 
 from geoapp.i18n import pick_lang, texts
+from geoapp.japantime import JST, format_time
 from geoapp.web.security import nonce
-
-JST = timezone(timedelta(hours=9))
 
 
 def _page_context(request: Request) -> dict[str, Any]:
@@ -42,6 +41,8 @@ def _page_context(request: Request) -> dict[str, Any]:
         "other_lang_url": f"{root}{other_url}",
         "assets": request.app.state.assets,
         "csp_nonce": nonce(request),
+        # when(moment): a time as a person reads it, in Japan time and the page's language.
+        "when": lambda moment: format_time(moment, lang),
     }
 
 

@@ -15,11 +15,11 @@ from starlette.responses import Response
 
 from geoapp.errors import InvalidInput
 from geoapp.i18n import t
+from geoapp.japantime import JST
 from geoapp.maps.builder import base_map, feature_config, layer_name, render
 from geoapp.maps.buses import bus_layer, bus_layers, is_bus_positions
 from geoapp.maps.elements import FetchedLayer, MapFinish
 from geoapp.transit.service import BusService
-from geoapp.transit.timetable import JAPAN
 from geoapp.web.context import CatalogDep, LangDep, SettingsDep, TemplatesDep
 
 PROTOBUF = "application/x-protobuf"
@@ -44,7 +44,7 @@ def _feed_context(buses: BusService) -> dict[str, Any]:
     info = buses.timetable.info()
     if info is None:
         return {"feed": None}
-    imported = info["imported_at"].astimezone(JAPAN).strftime("%Y-%m-%d %H:%M")
+    imported = info["imported_at"].astimezone(JST).strftime("%Y-%m-%d %H:%M")
     name = info["publisher"] or info["source_name"]
     return {"feed": {"name": name, "imported": imported, "sample": info["sample"]}}
 
@@ -81,12 +81,12 @@ def stop_page(stop_id: str, request: Request, buses: BusesDep, templates: Templa
     leaving = sorted((d for items in found.values() for d in items),
                      key=lambda d: d.seconds)[:20]
     if f == "json":
-        body = {"stop": stop, "now": now.astimezone(JAPAN).isoformat(timespec="seconds"),
+        body = {"stop": stop, "now": now.astimezone(JST).isoformat(timespec="seconds"),
                 "departures": [d.__dict__ for d in leaving]}
         return Response(orjson.dumps(body), media_type="application/json")
     return templates.TemplateResponse(request, "transit/stop.html", {
         "stop": stop, "departures": leaving,
-        "now": now.astimezone(JAPAN).strftime("%H:%M"), **_feed_context(buses)})
+        "now": now.astimezone(JST).strftime("%H:%M"), **_feed_context(buses)})
 
 
 @router.post("/api/v1/buses/positions", summary="Post a bus's position (device key)",

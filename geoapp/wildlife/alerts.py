@@ -19,10 +19,11 @@ import sqlalchemy as sa
 from geoapp.errors import InvalidInput
 from geoapp.geodesy import to_metric
 from geoapp.i18n import Lang
+from geoapp.japantime import JST
 from geoapp.mail.outbox import enqueue
 from geoapp.reports.boundary import CityBoundary
 from geoapp.store.schema import staff_users, wildlife_subscriptions
-from geoapp.wildlife.detections import JST, Detection, public_position
+from geoapp.wildlife.detections import Detection, public_position
 from geoapp.wildlife.devices import Device
 from geoapp.wildlife.vocab import SPECIES, label, species_code
 

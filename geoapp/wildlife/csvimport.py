@@ -20,9 +20,9 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from geoapp.errors import ImportRejected, InvalidInput
+from geoapp.japantime import JST
 from geoapp.reports.boundary import CityBoundary
 from geoapp.store.schema import wildlife_detections
-from geoapp.wildlife.detections import JST
 from geoapp.wildlife.vocab import VISIBILITIES, choice, species_code
 
 _WKT = re.compile(r"POINT\s*Z?\s*\(\s*([-\d.eE+]+)\s+([-\d.eE+]+)", re.IGNORECASE)

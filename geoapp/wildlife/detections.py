@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 import sqlalchemy as sa
 
 from geoapp.store.schema import wildlife_detections
 from geoapp.wildlife.mesh import generalise
-
-JST = timezone(timedelta(hours=9))
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from geoapp.errors import Forbidden, InvalidInput
+from geoapp.japantime import JST
 from geoapp.photos.media import MediaStore
 from geoapp.photos.pipeline import process
 from geoapp.store.schema import wildlife_detections
 from geoapp.wildlife.alerts import Alerts
-from geoapp.wildlife.detections import JST, Detection, detection_from_row
+from geoapp.wildlife.detections import Detection, detection_from_row
 from geoapp.wildlife.devices import Devices
 from geoapp.wildlife.vocab import EVENTS, species_code
 

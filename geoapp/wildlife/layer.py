@@ -16,8 +16,9 @@ from geoapp.errors import NotFound
 from geoapp.features.live import LiveSource
 from geoapp.features.source import BBox, Feature
 from geoapp.i18n import Lang
+from geoapp.japantime import JST
 from geoapp.wildlife import detections as store
-from geoapp.wildlife.detections import JST, Detection, public_position
+from geoapp.wildlife.detections import Detection, public_position
 from geoapp.wildlife.vocab import SPECIES, label
 
 DEFAULT_DAYS = 7
