@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from geoapp.app import create_app
 from geoapp.cli import cli
 from geoapp.settings import Settings
+from tests.staff.conftest import NOW, PASSWORD, csrf_of, login
 
 CITY_HALL = {"lat": "37.9477", "lon": "139.3275"}
 PROXY, RESIDENT, NEIGHBOUR = "10.0.0.1", "198.51.100.20", "198.51.100.21"
@@ -138,3 +139,25 @@ def test_admins_set_quotas_with_the_command(database_url, tmp_path, monkeypatch)
     refused = runner.invoke(cli, ["apikeys", "quota", "patrol-app", "0"])
     assert refused.exit_code == 1 and "quota" in refused.output
     assert runner.invoke(cli, ["apikeys", "quota", "nobody", "5"]).exit_code == 1
+
+
+def test_admins_set_quotas_on_the_admin_page(database_url, tmp_path):
+    settings = Settings(environment="test", data_dir=tmp_path / "var", database_url=database_url)
+    app = create_app(settings)
+    app.state.accounts.create("admin", PASSWORD, "admin", NOW)
+    with TestClient(app) as admin:
+        login(admin, "admin")
+        csrf = csrf_of(admin, "/staff/admin/apikeys")
+        page = admin.post("/staff/admin/apikeys",
+                          data={"csrf": csrf, "name": "patrol-app", "quota": "5"})
+        assert page.status_code == 200 and 'id="new-key"' in page.text
+        assert 'value="5"' in page.text
+        done = admin.post("/staff/admin/apikeys/quota", follow_redirects=False,
+                          data={"csrf": csrf, "name": "patrol-app", "quota": "2"})
+        assert done.status_code == 303
+        assert [k.quota_per_hour for k in app.state.api_keys.all()] == [2]
+        for bad in ("0", "many", "１０"):
+            refused = admin.post("/staff/admin/apikeys/quota",
+                                 data={"csrf": csrf, "name": "patrol-app", "quota": bad})
+            assert refused.status_code == 422 and "上限" in refused.text, bad
+        assert [k.quota_per_hour for k in app.state.api_keys.all()] == [2]
