@@ -26,6 +26,7 @@ from geoapp.settings import Settings
 from geoapp.staff.accounts import Accounts
 from geoapp.staff.workflow import Workflow
 from geoapp.store.engine import migrate, open_engine
+from geoapp.store.ratelimit import Allowance, RateStore
 from geoapp.store.reports import ReportStore
 from geoapp.transit.service import BusService
 from geoapp.web import (
@@ -45,7 +46,7 @@ from geoapp.web import (
     transit,
 )
 from geoapp.web import wildlife as wildlife_web
-from geoapp.web.ratelimit import RateLimiter
+from geoapp.web.ratelimit import KEY_WINDOW, RateLimiter
 from geoapp.web.templating import make_templates
 from geoapp.wildlife.mqtt import Subscriber
 from geoapp.wildlife.service import WildlifeService
@@ -160,8 +161,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         CityBoundary(settings.geo_dir / "shibata_boundary_n03.geojson"),
     )
     app.state.trusted_proxies = intake.parse_networks(settings.trusted_proxies)
-    app.state.rate_limiter = RateLimiter(settings.report_rate_limit, settings.report_rate_window)
-    app.state.accounts = Accounts(store.engine)
+    app.state.rate_limiter = RateLimiter(
+        RateStore(store.engine, keep=max(settings.report_rate_window, KEY_WINDOW)),
+        Allowance(settings.report_rate_limit, settings.report_rate_window,
+                  settings.report_refused_limit))
+    app.state.accounts = Accounts(store.engine, checks_per_minute=settings.login_checks_per_minute)
     app.state.api_keys = ApiKeys(store.engine)
     app.state.workflow = Workflow(store.engine, settings.base_url)
     app.state.mail_sender = (

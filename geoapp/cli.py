@@ -240,12 +240,23 @@ def _api_keys():  # noqa: ANN202
 
 
 @keys_cli.command("issue")
-def keys_issue(name: str = typer.Argument(..., help="The client's name.")) -> None:
+def keys_issue(name: str = typer.Argument(..., help="The client's name."),
+               quota: int | None = typer.Option(
+                   None, help="Accepted posts per hour (default 1000).")) -> None:
     """Issue an Open311 API key (printed once; only its hash is stored)."""
     from datetime import UTC, datetime
 
     with _refusals("geoapp: "):
-        typer.echo(_api_keys().issue(name, datetime.now(UTC)))
+        typer.echo(_api_keys().issue(name, datetime.now(UTC), quota))
+
+
+@keys_cli.command("quota")
+def keys_quota(name: str = typer.Argument(..., help="The client's name."),
+               quota: int = typer.Argument(..., help="Accepted posts per hour.")) -> None:
+    """Set how many posts per hour a key may make (applies at once)."""
+    with _refusals("geoapp: "):
+        _api_keys().set_quota(name, quota)
+    typer.echo(f"{name}: {quota} posts per hour")
 
 
 @keys_cli.command("revoke")
@@ -263,7 +274,7 @@ def keys_list() -> None:
     """List issued keys (names and dates, never the keys)."""
     for key in _api_keys().all():
         state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "live"
-        typer.echo(f"{key.name}\t{key.created_at:%Y-%m-%d}\t{state}")
+        typer.echo(f"{key.name}\t{key.created_at:%Y-%m-%d}\t{state}\t{key.quota_per_hour}/h")
 
 
 @mail_cli.command("send")

@@ -267,6 +267,8 @@ _TEXTS: dict[str, dict[str, str]] = {
     "revoke": {"ja": "失効させる", "en": "Revoke"},
     "issue_api_key": {"ja": "キーを発行", "en": "Issue a key"},
     "api_key_client": {"ja": "クライアント名", "en": "Client name"},
+    "api_key_quota": {"ja": "1時間あたりの投稿上限（件）", "en": "Posts per hour"},
+    "set_quota": {"ja": "上限を変更", "en": "Set the limit"},
     "wildlife_detections": {"ja": "鳥獣の出没情報", "en": "Wildlife detections"},
     "wildlife_days": {"ja": "表示する期間", "en": "Period shown"},
     "wildlife_days_option": {"ja": "最近{days}日間", "en": "Last {days} days"},

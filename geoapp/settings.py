@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     reports_yaml: Path = PROJECT_ROOT / "data" / "reports.yaml"
     report_rate_limit: int = Field(default=10, ge=1, description="Submissions per window.")
     report_rate_window: int = Field(default=600, ge=1, description="Seconds.")
+    report_refused_limit: int = Field(
+        default=30, ge=1,
+        description="Refused (4xx) submissions per window, counted apart from accepted ones.")
+    login_checks_per_minute: int = Field(
+        default=20, ge=1,
+        description="Password checks per account and minute, from all addresses together.")
     trusted_proxies: list[str] = Field(
         default_factory=list,
         description="Proxies (addresses or CIDR blocks) whose X-Forwarded-For is believed.")

@@ -65,7 +65,8 @@ def _empty_postgis(url: str) -> None:
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         conn.execute(sa.text(
-            "TRUNCATE wildlife_subscriptions, wildlife_detections, wildlife_devices, "
+            "TRUNCATE login_failures, login_checks, rate_hits, "
+            "wildlife_subscriptions, wildlife_detections, wildlife_devices, "
             "transit_positions, transit_vehicles, transit_calendar_dates, "
             "transit_calendar, transit_stop_times, transit_trips, transit_stops, transit_routes, "
             "transit_agencies, transit_feed, "

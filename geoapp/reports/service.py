@@ -186,6 +186,20 @@ class ReportService:
             return replay
         return Outcome(report, created=True)
 
+    def replay(self, sub: Submission, now: datetime | None = None) -> Outcome | None:
+        """The stored report if ``sub`` is a retry of it (same Idempotency-Key and content).
+
+        None for anything else, including a key reused for other content: that goes
+        through ``submit`` (and is counted) like any new submission.
+        """
+        key = (sub.idempotency_key or "").strip()
+        if not key or self.store.by_idempotency_key(key) is None:
+            return None
+        try:
+            return self._replay(self.check(sub, now or datetime.now(UTC)))
+        except (InvalidInput, Conflict):
+            return None
+
     def _replay(self, new: NewReport) -> Outcome | None:
         assert new.idempotency_key is not None
         found = self.store.by_idempotency_key(new.idempotency_key)

@@ -13,16 +13,13 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from geoapp.errors import Conflict, InvalidInput, NotFound
+from geoapp.staff.throttle import LOCK_AFTER, LoginRefused, LoginThrottle
 from geoapp.store.schema import departments, staff_sessions, staff_users
+
+__all__ = ["LOCK_AFTER", "ROLES", "Accounts", "LoginRefused", "Session", "StaffUser"]
 
 Role = Literal["admin", "road", "department", "wildlife"]
 ROLES: tuple[Role, ...] = ("admin", "road", "department", "wildlife")
-#: After this many failures in a row, each further try waits (seconds grow up to SLOW_MAX).
-SLOW_AFTER = 3
-SLOW_MAX = 8.0
-#: After this many failures in a row, the account is locked for LOCK_FOR.
-LOCK_AFTER = 10
-LOCK_FOR = timedelta(minutes=15)
 SESSION_FOR = timedelta(hours=12)
 MIN_PASSWORD = 12
 
@@ -57,15 +54,6 @@ class Session:
     expires_at: datetime
 
 
-class LoginRefused(Exception):
-    """Wrong name or password, or a locked account; ``delay`` is the pause to impose."""
-
-    def __init__(self, message: str, delay: float = 0.0, locked: bool = False) -> None:
-        super().__init__(message)
-        self.delay = delay
-        self.locked = locked
-
-
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -78,11 +66,11 @@ def _user(row: sa.Row) -> StaffUser:
 class Accounts:
     """Creating staff, checking passwords, and keeping sessions."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, checks_per_minute: int = 20) -> None:
         self.engine = engine
-        # Failures for names that are not accounts, so they slow down exactly like real ones
-        # and the pause does not tell which staff names exist. Bounded, per process.
-        self._unknown_failures: dict[str, int] = {}
+        self.throttle = LoginThrottle(engine, checks_per_minute)
+        #: Argon2 verifications done by this object (how much work attackers cost us).
+        self.password_checks = 0
 
     def create(self, username: str, password: str, role: str, now: datetime, *,
                display_name: str | None = None, email: str | None = None,
@@ -141,32 +129,25 @@ class Accounts:
                 conn.execute(staff_sessions.delete().where(staff_sessions.c.user_id == user_id))
         return self.get(user_id)
 
-    def authenticate(self, username: str, password: str, now: datetime) -> StaffUser:
-        """The user if the password is right; LoginRefused (with a pause to impose) if not."""
-        with self.engine.begin() as conn:
+    def authenticate(self, username: str, password: str, now: datetime,
+                     address: str = "-") -> StaffUser:
+        """The user if the password is right; LoginRefused (with a pause or a wait) if not.
+
+        ``address`` is where the try comes from: failures lock out that address only, and
+        names that are not accounts go through exactly the same steps.
+        """
+        self.throttle.admit(username, address, now)
+        with self.engine.connect() as conn:
             row = conn.execute(sa.select(staff_users).where(
                 staff_users.c.username == username.strip())).first()
-            if row is None or not row.active:
-                _verify(_DUMMY_HASH, password)
-                failures = self._unknown_failures.get(username, 0) + 1
-                if len(self._unknown_failures) > 10_000:
-                    self._unknown_failures.clear()
-                self._unknown_failures[username] = failures
-                raise LoginRefused("wrong user name or password", delay=_delay(failures),
-                                   locked=failures >= LOCK_AFTER)
-            if row.locked_until is not None and row.locked_until > now:
-                raise LoginRefused("this account is locked for a while after many failures",
-                                   locked=True)
-            if _verify(row.password_hash, password):
-                conn.execute(staff_users.update().where(staff_users.c.id == row.id)
-                             .values(failed_logins=0, locked_until=None))
-                return _user(row)
-            failures = row.failed_logins + 1
-            locked_until = now + LOCK_FOR if failures >= LOCK_AFTER else None
-            conn.execute(staff_users.update().where(staff_users.c.id == row.id)
-                         .values(failed_logins=failures, locked_until=locked_until))
-        raise LoginRefused("wrong user name or password", delay=_delay(failures),
-                           locked=locked_until is not None)
+        # A name that is no (active) account is checked against a dummy hash, so the time
+        # taken does not tell which staff names exist.
+        live = row is not None and row.active
+        self.password_checks += 1
+        if _verify(row.password_hash if live else _DUMMY_HASH, password) and live:
+            self.throttle.succeeded(username, address)
+            return _user(row)
+        raise self.throttle.failed(username, address, now)
 
     def open_session(self, user: StaffUser, now: datetime) -> tuple[str, Session]:
         """A new session: the cookie token (shown once) and the session it opens."""
@@ -196,11 +177,6 @@ class Accounts:
         with self.engine.begin() as conn:
             conn.execute(staff_sessions.delete().where(
                 staff_sessions.c.token_hash == _token_hash(token)))
-
-
-def _delay(failures: int) -> float:
-    """The pause imposed after ``failures`` failures in a row."""
-    return 0.0 if failures < SLOW_AFTER else min(SLOW_MAX, 0.5 * 2 ** (failures - SLOW_AFTER))
 
 
 def _verify(password_hash: str, password: str) -> bool:

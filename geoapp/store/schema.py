@@ -111,6 +111,8 @@ staff_users = sa.Table(
     sa.Column("role", sa.String(20), nullable=False),
     sa.Column("department_code", sa.String(40), sa.ForeignKey("departments.code")),
     sa.Column("active", sa.Boolean, nullable=False, default=True),
+    # Unused since revision 0006: failures are counted per account and address in
+    # login_failures, so no one can lock an account for everybody.
     sa.Column("failed_logins", sa.Integer, nullable=False, default=0),
     sa.Column("locked_until", UtcDateTime),
     sa.Column("created_at", UtcDateTime, nullable=False),
@@ -194,6 +196,8 @@ api_keys = sa.Table(
     sa.Column("key_hash", sa.String(64), nullable=False, unique=True),  # SHA-256 of the key
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("revoked_at", UtcDateTime),
+    # Accepted Open311 posts per hour for this client (revision 0006), set by admins.
+    sa.Column("quota_per_hour", sa.Integer, nullable=False, server_default="1000"),
 )
 
 # Community bus (revision 0004): the imported timetable (one feed at a time), the buses'
@@ -361,4 +365,33 @@ wildlife_subscriptions = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("confirmed_at", UtcDateTime),
     sa.Column("active", sa.Boolean, nullable=False),
+)
+
+# Throttling kept in the store (revision 0006), so every process on it shares the counts.
+# Failed logins per (account name, source address): names are hashed, known or not alike.
+login_failures = sa.Table(
+    "login_failures", metadata,
+    sa.Column("name_hash", sa.String(64), primary_key=True),
+    sa.Column("address", sa.String(64), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("locked_until", UtcDateTime),
+    sa.Column("last_failure_at", UtcDateTime, nullable=False, index=True),
+)
+
+# Password checks per account name in the current one-minute window, from every address.
+login_checks = sa.Table(
+    "login_checks", metadata,
+    sa.Column("name_hash", sa.String(64), primary_key=True),
+    sa.Column("window_start", UtcDateTime, nullable=False, index=True),
+    sa.Column("checks", sa.Integer, nullable=False),
+)
+
+# The submission rate limit: one row per counted submission (a sliding log), old rows removed.
+rate_hits = sa.Table(
+    "rate_hits", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(200), nullable=False),
+    sa.Column("refused", sa.Boolean, nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False, index=True),
+    sa.Index("ix_rate_hits_key_at", "key", "at"),
 )

@@ -35,7 +35,6 @@ from geoapp.staff.accounts import StaffUser
 from geoapp.staff.workflow import ActionRequest
 from geoapp.store.schema import report_events, reports, statuses
 from geoapp.web.context import base_url
-from geoapp.web.intake import client_address
 
 router = APIRouter(prefix="/open311/v2", tags=["Open311 GeoReport v2"])
 DEFAULT_WINDOW = timedelta(days=90)
@@ -181,9 +180,9 @@ async def create_request(fmt: str, request: Request) -> Response:
         form = await _form(request)
         values = {k: v for k, v in form.multi_items() if isinstance(v, str) and v != ""}
         _check_jurisdiction(values)
-        if request.app.state.api_keys.check(values.get("api_key")) is None:
+        api_key = request.app.state.api_keys.check(values.get("api_key"))
+        if api_key is None:
             raise Forbidden("api_key is missing or not valid")
-        request.app.state.rate_limiter.hit(client_address(request))
         if ("lat" not in values or "long" not in values) and values.get("address_string"):
             raise InvalidInput("lat", "lat and long are required: addresses are not looked up",
                                detail_ja="緯度・経度が必要です（住所からの検索はできません）")
@@ -200,7 +199,12 @@ async def create_request(fmt: str, request: Request) -> Response:
             idempotency_key=request.headers.get("idempotency-key"),
             media_url=_media_url(values.get("media_url")),
         )
-        outcome = await asyncio.to_thread(_service(request).submit, submission)
+        # Clients are counted by their key, against the quota admins set for it; a retry of a
+        # stored report is answered from the store and is not counted again.
+        outcome = await asyncio.to_thread(_service(request).replay, submission)
+        if outcome is None:
+            with request.app.state.rate_limiter.key_submission(api_key):
+                outcome = await asyncio.to_thread(_service(request).submit, submission)
         body = [{"service_request_id": str(outcome.report.id), "service_notice": "",
                  "account_id": None}]
         return _answer(_format(fmt), body, "service_requests", "request",

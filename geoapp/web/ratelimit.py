@@ -1,40 +1,59 @@
-"""A per-client sliding-window limit on submissions (per process; enough for one server).
+"""The submission rate limit as routes use it: per client address, or per Open311 API key.
 
-Behind several app servers, put the limit in the load balancer or a shared cache.
+The counts live in the store (geoapp.store.ratelimit), so every process on one database
+shares them. A submission refused with a 4xx answer is counted separately, against a higher
+allowance, so a resident correcting a form does not use up what they may post.
 """
 
 from __future__ import annotations
 
-import math
-import threading
-import time
-from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 
-from geoapp.errors import RateLimited
+from geoapp.errors import GeoappError, RateLimited, status_for
+from geoapp.open311.keys import ApiKey
+from geoapp.store.ratelimit import Allowance, RateStore
+
+#: Open311 quotas are per hour; a key's refused posts are allowed as many again.
+KEY_WINDOW = 3600
 
 
 class RateLimiter:
-    """At most ``limit`` hits per ``window`` seconds for each client key."""
+    """Reservations for submissions, by client address or by API key."""
 
-    def __init__(self, limit: int, window: float) -> None:
-        self.limit = limit
-        self.window = window
-        self._hits: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+    def __init__(self, store: RateStore, address_allowance: Allowance) -> None:
+        self.store = store
+        self.address_allowance = address_allowance
 
-    def hit(self, client: str, now: float | None = None) -> None:
-        """Count one submission; RateLimited (with Retry-After seconds) when over the limit."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            hits = self._hits.setdefault(client, deque())
-            while hits and hits[0] <= now - self.window:
-                hits.popleft()
-            if len(hits) >= self.limit:
-                retry = max(1, math.ceil(hits[0] + self.window - now))
-                raise RateLimited(
-                    f"too many reports from this connection; try again in {retry} s", retry)
-            hits.append(now)
-            if len(self._hits) > 10_000:  # forget idle clients so memory stays bounded
-                idle = [k for k, v in self._hits.items() if not v or v[-1] <= now - self.window]
-                for key in idle:
-                    del self._hits[key]
+    def hit(self, client: str, now: datetime | None = None) -> None:
+        """Count one action from ``client`` that cannot be refused afterwards ("me too")."""
+        self.store.reserve(f"addr:{client}", self.address_allowance, now or datetime.now(UTC))
+
+    @contextmanager
+    def submission(self, client: str, now: datetime | None = None) -> Iterator[None]:
+        """Count the submission run inside, from client address ``client``."""
+        with self._counted(f"addr:{client}", self.address_allowance, now):
+            yield
+
+    @contextmanager
+    def key_submission(self, key: ApiKey, now: datetime | None = None) -> Iterator[None]:
+        """Count the submission run inside against an Open311 key's own hourly quota."""
+        allowance = Allowance(key.quota_per_hour, KEY_WINDOW, key.quota_per_hour)
+        with self._counted(f"key:{key.id}", allowance, now):
+            yield
+
+    @contextmanager
+    def _counted(self, key: str, allowance: Allowance, now: datetime | None) -> Iterator[None]:
+        hit = self.store.reserve(key, allowance, now or datetime.now(UTC))
+        try:
+            yield
+        except GeoappError as error:
+            if isinstance(error, RateLimited) or status_for(error) >= 500:
+                self.store.release(hit)  # not the client's doing
+            else:
+                self.store.mark_refused(hit)
+            raise
+        except BaseException:
+            self.store.release(hit)
+            raise

@@ -144,9 +144,9 @@ async def report_form_submit(request: Request, service: ServiceDep, catalog: Cat
     form = await _read_form(request)
     lang = pick_lang(str(form.get("lang") or request.query_params.get("lang") or "ja"))
     try:
-        request.app.state.rate_limiter.hit(client_address(request))
         submission = await _submission(form, lang, "web", None)
-        outcome = await _submit(service, submission)
+        with request.app.state.rate_limiter.submission(client_address(request)):
+            outcome = await _submit(service, submission)
     except InvalidInput as error:
         context = _form_context(request, service, catalog, settings, lang)
         values = {k: v for k, v in form.multi_items() if isinstance(v, str)}
@@ -239,10 +239,14 @@ async def api_post_report(
         description="Send the same key when retrying: one report, however many tries")] = None,
 ) -> JSONResponse:
     """Post a report; a retry with the same Idempotency-Key returns the first report."""
-    request.app.state.rate_limiter.hit(client_address(request))
     form = await _read_form(request)
     lang = pick_lang(str(form.get("lang") or request_lang(request)))
-    outcome = await _submit(service, await _submission(form, lang, "api", idempotency_key))
+    submission = await _submission(form, lang, "api", idempotency_key)
+    # A retry of a stored report is answered from the store and is not counted again.
+    outcome = await asyncio.to_thread(service.replay, submission)
+    if outcome is None:
+        with request.app.state.rate_limiter.submission(client_address(request)):
+            outcome = await _submit(service, submission)
     body = public_json(request, outcome.report, service)
     return JSONResponse(body, status_code=201 if outcome.created else 200,
                         headers={"Location": body["url"]})

@@ -6,10 +6,12 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from fastapi import APIRouter
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from geoapp.errors import Conflict, InvalidInput
+from geoapp.open311.keys import DEFAULT_QUOTA
 from geoapp.staff.accounts import ROLES, Session
 from geoapp.store.schema import response_templates
 from geoapp.web.context import TemplatesDep
@@ -97,7 +99,7 @@ def _keys_page(request: Request, templates: TemplatesDep, session: Session,
                status: int = 200) -> Response:
     return templates.TemplateResponse(request, "staff/apikeys.html", {
         "session": session, "keys": request.app.state.api_keys.all(), "new_key": new_key,
-        "error": error}, status_code=status)
+        "error": error, "default_quota": DEFAULT_QUOTA}, status_code=status)
 
 
 @router.get("/staff/admin/apikeys")
@@ -112,15 +114,41 @@ async def issue_key(request: Request, templates: TemplatesDep,
                     session: Session = ADMIN) -> Response:
     """Issue a key; it is shown this once and stored only as a hash."""
     await check_csrf(request, session)
-    name = str((await request.form()).get("name") or "").strip()
+    form = await request.form()
+    name = str(form.get("name") or "").strip()
     if not name or len(name) > 100:
         return _keys_page(request, templates, session, error="クライアント名を入力してください",
                           status=422)
     try:
-        key = request.app.state.api_keys.issue(name, datetime.now(UTC))
+        key = request.app.state.api_keys.issue(name, datetime.now(UTC), _quota(form))
+    except InvalidInput as error:
+        return _keys_page(request, templates, session, error=error.detail_ja, status=422)
     except Conflict as error:
         return _keys_page(request, templates, session, error=error.detail, status=409)
     return _keys_page(request, templates, session, new_key=key)
+
+
+def _quota(form: FormData) -> int:
+    text = str(form.get("quota") or "").strip()
+    if not text:
+        return DEFAULT_QUOTA
+    if not (text.isascii() and text.isdigit()) or len(text) > 9:
+        raise InvalidInput("quota", "the quota is a whole number of posts per hour",
+                           detail_ja="上限は1時間あたりの件数（整数）で入力してください")
+    return int(text)
+
+
+@router.post("/staff/admin/apikeys/quota")
+async def set_key_quota(request: Request, templates: TemplatesDep,
+                        session: Session = ADMIN) -> Response:
+    """Set how many posts per hour a key may make (applies at once)."""
+    await check_csrf(request, session)
+    form = await request.form()
+    try:
+        request.app.state.api_keys.set_quota(str(form.get("name") or ""), _quota(form))
+    except InvalidInput as error:
+        return _keys_page(request, templates, session, error=error.detail_ja, status=422)
+    return RedirectResponse("/staff/admin/apikeys", status_code=303)
 
 
 @router.post("/staff/admin/apikeys/revoke")

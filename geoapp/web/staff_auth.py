@@ -16,6 +16,7 @@ from starlette.responses import RedirectResponse, Response
 from geoapp.errors import Forbidden, Unauthorized
 from geoapp.staff.accounts import Accounts, LoginRefused, Session
 from geoapp.web.context import TemplatesDep
+from geoapp.web.intake import client_address
 
 COOKIE = "geoapp_staff"
 LOGIN_CSRF_COOKIE = "geoapp_login_csrf"
@@ -109,21 +110,24 @@ async def login(request: Request, templates: TemplatesDep) -> Response:
         raise Forbidden("the login form has expired; reload it and try again")
     now = datetime.now(UTC)
     try:
-        user = _accounts(request).authenticate(str(form.get("username") or ""),
-                                                str(form.get("password") or ""), now)
+        # In a thread: Argon2 takes tens of milliseconds the event loop should not wait for.
+        user = await asyncio.to_thread(
+            _accounts(request).authenticate, str(form.get("username") or ""),
+            str(form.get("password") or ""), now, address=client_address(request))
     except LoginRefused as refused:
         if refused.delay:
             await asyncio.sleep(refused.delay)
         lang = request.query_params.get("lang", "ja")
         message = ("ログインできませんでした。ユーザー名とパスワードを確認してください。"
                    if lang != "en" else "Login failed: check the user name and password.")
-        if refused.locked:
-            message = ("失敗が続いたため、このアカウントはしばらくロックされています。"
-                       if lang != "en" else "This account is locked for a while after "
-                       "repeated failures.")
-        response = templates.TemplateResponse(request, "staff/login.html", {
-            "csrf": cookie_token, "next": next_url, "error": message}, status_code=401)
-        return response
+        headers = {}
+        if refused.retry_after:  # locked for this address, or too many tries for the account
+            message = ("ログインの試行が多すぎます。しばらくしてからもう一度お試しください。"
+                       if lang != "en" else "Too many login attempts: try again later.")
+            headers["Retry-After"] = str(refused.retry_after)
+        return templates.TemplateResponse(request, "staff/login.html", {
+            "csrf": cookie_token, "next": next_url, "error": message},
+            status_code=429 if refused.retry_after else 401, headers=headers)
     token, _ = _accounts(request).open_session(user, now)
     response = RedirectResponse(next_url, status_code=303)
     response.set_cookie(COOKIE, token, httponly=True, samesite="lax", secure=_secure(request),
