@@ -8,8 +8,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from geoapp.errors import GeoappError, InvalidInput, InvalidParameter, RateLimited, status_for
-from geoapp.i18n import Lang, pick_lang
+from geoapp.errors import (
+    GeoappError,
+    InvalidInput,
+    InvalidParameter,
+    PayloadTooLarge,
+    RateLimited,
+    status_for,
+)
+from geoapp.i18n import pick_lang
+from geoapp.web.intake import answer_lang
 
 PROBLEM_TYPE = "application/problem+json"
 
@@ -45,15 +53,6 @@ def respond(request: Request, status: int, title: str, detail: str, **extra: obj
     return problem(status, title, detail, **extra)
 
 
-def request_lang(request: Request) -> Lang:
-    """The language to answer in: ``lang`` if given, else Accept-Language, else Japanese."""
-    asked = request.query_params.get("lang")
-    if asked:
-        return pick_lang(asked)
-    accept = request.headers.get("accept-language", "").strip().lower()
-    return "en" if accept.startswith("en") else "ja"
-
-
 async def _geoapp_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GeoappError)
     extra: dict[str, object] = {}
@@ -62,8 +61,8 @@ async def _geoapp_error(request: Request, exc: Exception) -> Response:
         extra["parameter"] = exc.parameter
     if isinstance(exc, InvalidInput):
         extra["field"] = exc.field
-        if request_lang(request) == "ja":
-            detail = exc.detail_ja
+    if isinstance(exc, InvalidInput | PayloadTooLarge) and answer_lang(request) == "ja":
+        detail = exc.detail_ja
     response = respond(request, status_for(exc), exc.title, detail, **extra)
     if isinstance(exc, RateLimited):
         response.headers["Retry-After"] = str(exc.retry_after)
