@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
 from geoapp.errors import InvalidInput, NotFound, PayloadTooLarge, status_for
-from geoapp.i18n import Lang, pick_lang
+from geoapp.i18n import Lang
 from geoapp.maps.picker import build_picker_map, build_report_map
 from geoapp.reports.service import MAX_PHOTOS, Outcome, ReportService, Submission
 from geoapp.staff.queries import events
@@ -126,13 +126,14 @@ def _form_again(request: Request, service: ReportService, catalog: Any, settings
 
 @router.post("/reports/new", include_in_schema=False)
 async def report_form_submit(request: Request, service: ServiceDep, catalog: CatalogDep,
-                             settings: SettingsDep, templates: TemplatesDep) -> Response:
+                             settings: SettingsDep, templates: TemplatesDep,
+                             page_lang: LangDep) -> Response:
     """Store a report sent by the form, or show the form again with what went wrong."""
     again = partial(_form_again, request, service, catalog, settings, templates)
     try:
         form = await read_submission(request, "photos")
     except (PayloadTooLarge, InvalidInput) as error:  # too large or unreadable: nothing kept
-        return again(answer_lang(request), {}, error)
+        return again(page_lang, {}, error)  # the language the page is shown in (?lang=)
     try:
         request.app.state.rate_limiter.hit(client_address(request))
         outcome = await _submit(service, _submission(form, "web", None))
@@ -175,7 +176,7 @@ def report_page(number: str, request: Request, service: ServiceDep, settings: Se
 async def support_form(number: str, request: Request, service: ServiceDep) -> Response:
     """'Me too' from the form: count the resident, then show the report."""
     form = await request.form()
-    lang = pick_lang(str(form.get("lang") or "ja"))
+    lang = answer_lang(request, form.get("lang"))
     request.app.state.rate_limiter.hit(client_address(request))
     report = _report_or_404(service, number)
     service.support(report.id)
