@@ -61,6 +61,8 @@ async def _geoapp_error(request: Request, exc: Exception) -> Response:
         extra["parameter"] = exc.parameter
     if isinstance(exc, InvalidInput):
         extra["field"] = exc.field
+    if isinstance(exc, PayloadTooLarge):
+        extra["limit"] = exc.limit  # in bytes, so a client can tell how much would do
     if isinstance(exc, InvalidInput | PayloadTooLarge) and answer_lang(request) == "ja":
         detail = exc.detail_ja
     response = respond(request, status_for(exc), exc.title, detail, **extra)
