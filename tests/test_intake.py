@@ -316,3 +316,10 @@ def test_a_bad_header_key_is_refused_before_the_body(live, path, headers, status
     assert sent < 16 * MB  # the server answered without reading the gigabyte
     assert live.peak_rss_mb() - peak < 64
     assert set(_stored(live.engine).values()) == {0}
+
+
+def test_a_body_left_unread_closes_the_connection_and_a_read_one_keeps_it(client):
+    ignored = client.request("GET", "/healthz", content=b"x" * (SMALL.limit + 1))
+    assert ignored.status_code == 200 and ignored.headers["connection"] == "close"
+    read = client.post("/wildlife/alerts", data={"email": "a@example.org", "area": "city"})
+    assert read.status_code in (200, 422) and "connection" not in read.headers

@@ -116,9 +116,14 @@ class BodyLimit:
         # A body is finished once its last message arrived, or when there never was one.
         finished = not chunked and not declared
         refused = declared is not None and declared > door.limit
+        started = False
 
         async def limited_receive() -> Message:
             nonlocal received, finished, refused
+            if started:
+                # A file or stream being sent listens for a disconnect: it discards the body
+                # rather than keeping it, and the connection closes once the answer is sent.
+                return await receive()
             if refused:  # a declared length over the limit: refuse before reading a byte
                 raise door.refusal()
             message = await receive()
@@ -131,6 +136,8 @@ class BodyLimit:
             return message
 
         async def closing_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
             if message["type"] == "http.response.start" and not finished:
                 # The rest of the body is unread: close rather than drain it.
                 message = {**message,
