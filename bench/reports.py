@@ -3,6 +3,7 @@
 Run on demand, not as a test:
 
     .venv/bin/python bench/reports.py [--submissions 40] [--clients 4] [--runs 10] [--postgis]
+                                      [--durability]
 
 It reuses the cached 12-megapixel phone-like JPEG of ``bench/photos.py`` (4000x3000, noisy,
 EXIF with GPS and orientation 6; made in ``bench/out/`` on first use) and derives one distinct
@@ -16,7 +17,10 @@ different pixels and is stored as a new file. It then
    each request on a fresh connection, reporting submissions per second, median and p95
    latency and the answers other than 201;
 3. with ``--postgis``, does step 2 again against a temporary PostgreSQL database, dropped at
-   the end.
+   the end;
+4. with ``--durability``, does step 2 on SQLite twice, with ``GEOAPP_SQLITE_SYNCHRONOUS=NORMAL``
+   and then with ``FULL`` (the default: the WAL is synced at every commit), and prints what
+   FULL costs as ratios FULL/NORMAL.
 
 Every server it started is stopped, also on an error or Ctrl-C. See bench/README.md.
 """
@@ -231,14 +235,18 @@ class Upload:
         return len(self.head) + len(self.photo) + len(self.tail)
 
 
-def make_upload(photo: bytes, number: int) -> Upload:
-    """The multipart/form-data body of a report with one photo, as a phone app sends it."""
+def make_upload(photo: bytes | None, number: int) -> Upload:
+    """The multipart/form-data body of a report with one photo (or none), as a phone app
+    sends it."""
     boundary = f"----geoapp-bench-{secrets.token_hex(8)}"
     fields = {**FIELDS, "description": f"Blocked gutter, benchmark report {number}"}
     head = b"".join(
         f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
         .encode() for name, value in fields.items()
     )
+    if photo is None:  # --without-photos: what a submission costs apart from its photo
+        return Upload(head, b"", f"--{boundary}--\r\n".encode(),
+                      f"multipart/form-data; boundary={boundary}")
     head += (f'--{boundary}\r\nContent-Disposition: form-data; name="photos"; '
              f'filename="IMG_{number:04d}.jpg"\r\nContent-Type: image/jpeg\r\n\r\n').encode()
     tail = f"\r\n--{boundary}--\r\n".encode()
@@ -338,7 +346,7 @@ def submit_all(server: Server, uploads: list[Upload], clients: int, run: Run) ->
                         run.errors.append(f"#{index}: {error!r}")
                 continue
             label = str(status)
-            if status == 201 and _photo_count(body) != 1:
+            if status == 201 and _photo_count(body) != (1 if uploads[index].photo else 0):
                 label = "201 without its photo"
             with lock:
                 run.latencies.append(seconds)
@@ -371,7 +379,8 @@ def bench_server(server: Server, uploads: list[Upload], clients: int) -> Run:
     run.server_cpu = group_cpu(server.process.pid) - server_before
     media = server.data_dir / "media"
     run.stored_files = sum(1 for p in media.rglob("*.jpg") if not p.name.startswith("."))
-    run.expected_files = 2 * (len(warm_up) + run.created)  # each photo: full copy + thumbnail
+    # Each photo: a full copy and a thumbnail (none with --without-photos).
+    run.expected_files = 2 * (len(warm_up) + run.created) if uploads[0].photo else 0
     return run
 
 
@@ -413,6 +422,21 @@ def table(runs: list[Run], clients: int, pipeline_cpu: float) -> str:
     return "\n".join(lines)
 
 
+def durability_report(normal: Run, full: Run) -> str:
+    """What synchronous=FULL costs against NORMAL, as ratios FULL/NORMAL."""
+    if not (normal.created and full.created):
+        return "synchronous FULL/NORMAL: no submissions created, no ratio"
+    cpu = (full.server_cpu / full.created) / (normal.server_cpu / normal.created)
+    return "\n".join([
+        "SQLite synchronous=FULL against NORMAL (ratio FULL/NORMAL; PostgreSQL is durable by "
+        "default):",
+        f"  submissions/s {full.rate / normal.rate:.2f}, latency median "
+        f"{full.latency(0.5) / normal.latency(0.5):.2f}, p95 "
+        f"{full.latency(0.95) / normal.latency(0.95):.2f}, server CPU per submission {cpu:.2f}",
+        f"  median latency FULL - NORMAL: {ms(full.latency(0.5) - normal.latency(0.5))} ms",
+    ])
+
+
 def pipeline_report(raw: bytes, runs: int) -> tuple[Timing, Timing, str]:
     """Time the pipeline and the floor on the same file; return both and a printable text."""
     result = process(raw)
@@ -443,6 +467,10 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1, help="geoapp serve --workers")
     parser.add_argument("--postgis", action="store_true",
                         help="also measure against a temporary PostgreSQL database")
+    parser.add_argument("--without-photos", action="store_true",
+                        help="submit reports without a photo (the database's share alone)")
+    parser.add_argument("--durability", action="store_true",
+                        help="measure SQLite with synchronous=NORMAL and FULL, print the ratio")
     parser.add_argument("--postgres-url", default=POSTGRES,
                         help="server to create the temporary database on (trust auth)")
     args = parser.parse_args()
@@ -458,7 +486,8 @@ def main() -> int:
               flush=True)
     raw = sample("jpeg")
     photos = distinct_photos(raw, args.submissions + WARM_UP)
-    uploads = [make_upload(photo, number) for number, photo in enumerate(photos)]
+    uploads = [make_upload(None if args.without_photos else photo, number)
+               for number, photo in enumerate(photos)]
     print(f"{len(uploads)} distinct photos of {len(raw) / 1e6:.2f} MB ready "
           f"({WARM_UP} for warm-up)", flush=True)
 
@@ -469,13 +498,18 @@ def main() -> int:
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, on_signal)
-    engines = ["SQLite", "PostGIS"] if args.postgis else ["SQLite"]
+    engines: list[tuple[str, dict[str, str]]] = [("SQLite", {})]
+    if args.durability:  # the same submissions, without and with a WAL sync at each commit
+        engines = [(f"SQLite-{level}", {"GEOAPP_SQLITE_SYNCHRONOUS": level})
+                   for level in ("NORMAL", "FULL")]
+    if args.postgis:
+        engines.append(("PostGIS", {}))
     results: list[Run] = []
     database: TempDatabase | None = None
     with tempfile.TemporaryDirectory(prefix="geoapp-bench-reports-") as tmp:
         try:
-            for engine in engines:
-                env = {}
+            for engine, engine_env in engines:
+                env = dict(engine_env)
                 if engine == "PostGIS":
                     database = TempDatabase(args.postgres_url)
                     env["GEOAPP_DATABASE_URL"] = database.url
@@ -502,11 +536,14 @@ def main() -> int:
     print()
     print(pipeline_text)
     print()
-    print(f"POST {ENDPOINT}, one distinct 12 MP JPEG each, geoapp serve --workers "
+    what = "no photo" if args.without_photos else "one distinct 12 MP JPEG each"
+    print(f"POST {ENDPOINT}, {what}, geoapp serve --workers "
           f"{args.workers}; {args.submissions} timed submissions per engine")
-    print(table(results, args.clients, pipeline.cpu))
+    print(table(results, args.clients, 0.0 if args.without_photos else pipeline.cpu))
     print(f"ceiling = {CORES} cores / server CPU per submission: the rate if the server had the "
           f"{CORES} cores to itself (it processes at most 2 photos at once)")
+    if args.durability:
+        print(durability_report(*results[:2]))
     for run in results:
         if run.stored_files != run.expected_files:
             print(f"WARNING: {run.engine} stored {run.stored_files} photo files, "

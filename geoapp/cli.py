@@ -166,6 +166,46 @@ def store_sweep(
     typer.echo(f"removed {len(removed)} unreferenced photo files")
 
 
+@cli.command("backup")
+def backup_command(
+    dest: Path = typer.Argument(..., help="A new (or empty) folder to write the backup to."),
+) -> None:
+    """Back up the database, then the photos it refers to, into DEST (safe while serving)."""
+    from geoapp.store.backup import backup
+
+    settings = _settings()
+    with _refusals("geoapp backup: "):
+        manifest = backup(settings.database, settings.media, dest, progress=typer.echo)
+    counts = manifest["counts"]
+    typer.echo(f"backed up {counts.get('reports', 0)} reports, "
+               f"{counts.get('wildlife_detections', 0)} wildlife detections and "
+               f"{len(manifest['photos'])} photo files into {dest}")
+    if manifest["missing_photos"]:
+        for photo in manifest["missing_photos"]:
+            typer.echo(f"{photo['problem']}: {photo['store']} photo {photo['key']}", err=True)
+        typer.echo(f"geoapp backup: INCOMPLETE: {len(manifest['missing_photos'])} photos the "
+                   "database refers to are missing or damaged in the media folder", err=True)
+        raise typer.Exit(1)
+
+
+@cli.command("restore")
+def restore_command(
+    src: Path = typer.Argument(..., help="A folder written by `geoapp backup`."),
+    force: bool = typer.Option(False, help="Replace a store that already holds data."),
+) -> None:
+    """Check a backup whole, then restore its database and photos (stop the service first)."""
+    from geoapp.store.backup import restore
+
+    settings = _settings()
+    with _refusals("geoapp restore: "):
+        restored = restore(settings.database, settings.media, src, force=force,
+                           progress=typer.echo)
+    rows = ", ".join(f"{table} {n}" for table, n in restored.counts.items() if n)
+    typer.echo(f"restored {restored.engine} database at revision {restored.revision} "
+               f"({rows}) and {sum(restored.photos.values())} photo files "
+               f"({', '.join(f'{k} {n}' for k, n in restored.photos.items())})")
+
+
 @staff_cli.command("create")
 def staff_create(
     username: str = typer.Argument(..., help="Login name."),

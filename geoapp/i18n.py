@@ -56,6 +56,10 @@ _TEXTS: dict[str, dict[str, str]] = {
     "yes": {"ja": "有", "en": "Yes"},
     "no": {"ja": "無", "en": "No"},
     "error": {"ja": "エラー", "en": "Error"},
+    "store_unavailable": {
+        "ja": "ただいまデータベースに接続できません。しばらくしてからもう一度お試しください。",
+        "en": "The database cannot be reached just now. Please try again in a few seconds.",
+    },
     "extent": {"ja": "範囲 (経度・緯度)", "en": "Extent (longitude, latitude)"},
     "feature_count": {"ja": "地物数", "en": "Number of features"},
     "skip_to_content": {"ja": "本文へ移動", "en": "Skip to content"},

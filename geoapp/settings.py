@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The repository (or image) root: ``layers/``, ``data/geo/`` and ``templates/`` live here.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+#: A host (or ``*.domain``) with an optional port: nothing that could end a CSP directive.
+HOST_PATTERN = re.compile(r"(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?")
 
 GSI_PALE_TILES = "https://cyberjapandata.gsi.go.jp/xyz/pale/{z}/{x}/{y}.png"
 GSI_TILES_CREDIT = '<a href="https://maps.gsi.go.jp/development/ichiran.html">地理院タイル</a>'
@@ -38,15 +43,25 @@ class Settings(BaseSettings):
         default="",
         description="sqlite:///path or postgresql+psycopg://…; empty: SQLite in data_dir.",
     )
+    statement_timeout: float = Field(
+        default=30.0, gt=0, le=3600,
+        description="Seconds one PostgreSQL statement of a request may run before it is cancelled.")
     media_dir: Path | None = Field(
         default=None, description="Folder of processed photos; default data_dir/media."
     )
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
+        default="FULL",
+        description="SQLite's synchronous level; FULL: an acknowledged write survives a power "
+                    "cut (read by geoapp.store.engine from the environment).")
     reports_yaml: Path = PROJECT_ROOT / "data" / "reports.yaml"
     report_rate_limit: int = Field(default=10, ge=1, description="Submissions per window.")
     report_rate_window: int = Field(default=600, ge=1, description="Seconds.")
     trusted_proxies: list[str] = Field(
         default_factory=list,
         description="Proxies (addresses or CIDR blocks) whose X-Forwarded-For is believed.")
+    embed_origins: list[str] = Field(
+        default_factory=list,
+        description="Sites (https://host, https://*.domain) that may show public pages in a frame.")
     cookie_secure: bool | None = Field(
         default=None, description="Secure session cookies; None: when the request is HTTPS."
     )
@@ -113,6 +128,20 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"trusted_proxies: {item!r} is not an address or CIDR block") from None
         return value
+
+    @field_validator("embed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        origins = []
+        for item in value:
+            parts = urlsplit(item.strip())
+            # An origin only: a path or query would be ignored by browsers and mislead.
+            if (parts.scheme not in ("https", "http") or not HOST_PATTERN.fullmatch(parts.netloc)
+                    or parts.path not in ("", "/") or parts.query or parts.fragment):
+                raise ValueError(f"embed_origins: {item!r} is not an origin such as "
+                                 "https://www.city.shibata.lg.jp")
+            origins.append(f"{parts.scheme}://{parts.netloc}")
+        return origins
 
     @field_validator("gtfs_rt_url")
     @classmethod

@@ -23,6 +23,8 @@ from geoapp.reports.service import ReportService
 from geoapp.settings import Settings
 from geoapp.store.engine import migrate, open_engine
 from geoapp.store.reports import ReportStore
+from tests.pgcluster import PgCluster
+from tests.pgcluster import pg_cluster as _pg_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Real format samples the tests read (see tests/data/PROVENANCE.md); never outside the checkout.
@@ -50,6 +52,13 @@ def postgis_url() -> Iterator[str]:
     with admin.connect() as conn:
         conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
     admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def pg_cluster() -> Iterator[PgCluster]:
+    """A PostgreSQL cluster of the module's own that its tests may stop and start."""
+    with _pg_cluster() as cluster:
+        yield cluster
 
 
 def _empty_postgis(url: str) -> None:
@@ -104,10 +113,15 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def engine_client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
+def engine_settings(database_url: str, tmp_path: Path) -> Settings:
+    """Settings for a fresh geoapp on each engine in turn (SQLite, then PostGIS)."""
+    return Settings(environment="test", data_dir=tmp_path / "var", database_url=database_url)
+
+
+@pytest.fixture
+def engine_client(engine_settings: Settings) -> Iterator[TestClient]:
     """A client of a geoapp on each engine in turn."""
-    settings = Settings(environment="test", data_dir=tmp_path / "var", database_url=database_url)
-    with TestClient(create_app(settings)) as test_client:
+    with TestClient(create_app(engine_settings)) as test_client:
         yield test_client
 
 

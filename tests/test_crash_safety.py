@@ -80,8 +80,14 @@ def test_a_kill_while_the_upload_is_arriving_stores_nothing(tmp_path):
         server.stop()
 
 
-@pytest.mark.parametrize("kill_after", [0.4, 0.9, 1.6])
-def test_a_kill_during_processing_leaves_whole_reports_or_none(tmp_path, kill_after):
+def _wait_for(answered: list[int], count: int, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while len(answered) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("kill_after_answers", [0, 1, 3])
+def test_a_kill_during_processing_leaves_whole_reports_or_none(tmp_path, kill_after_answers):
     data_dir = tmp_path / "var"
     server = LiveServer(data_dir, env={"GEOAPP_REPORT_RATE_LIMIT": "1000"})
     # Different photos for every submission, so each one's files can be told apart.
@@ -101,15 +107,21 @@ def test_a_kill_during_processing_leaves_whole_reports_or_none(tmp_path, kill_af
     threads = [threading.Thread(target=submit, args=pair) for pair in bodies]
     for thread in threads:
         thread.start()
-        time.sleep(0.05)
-    time.sleep(kill_after)
+    # Kill once the server has answered this many: the rest are being processed then.
+    _wait_for(answered, kill_after_answers)
+    if kill_after_answers == 0:
+        time.sleep(0.3)  # every body sent, photos being decoded
     server.kill()
     for thread in threads:
         thread.join(timeout=30)
 
+    # The kill landed inside processing: some submissions were in flight and died with it.
+    in_flight = len(bodies) - len(answered)
+    assert in_flight > 0, "every submission was answered before the kill: nothing was tested"
     stored = _assert_whole(data_dir)
     assert stored >= answered.count(201)  # every answered report survived the crash
-    print(f"kill after {kill_after}s: {answered.count(201)} answered, {stored} stored, "
+    print(f"kill after {kill_after_answers} answers: {answered.count(201)} answered, "
+          f"{in_flight} in flight, {stored} stored, "
           f"{len(list(MediaStore(data_dir / 'media').keys()))} photo files")
     server = LiveServer(data_dir)
     try:

@@ -37,7 +37,7 @@ def test_every_layer_is_documented(layer):
 
 
 @pytest.mark.parametrize("script", ["scripts/serve", "scripts/test"])
-def test_the_two_readme_commands_exist_and_run(script):
+def test_the_two_readme_commands_exist_and_are_executable(script):
     assert f"{script} " in README
     assert os.access(PROJECT_ROOT / script, os.X_OK)
 

@@ -19,6 +19,9 @@ def test_browsers_get_the_map_at_the_root(client):
     response = client.get("/", headers={"Accept": "text/html,application/xhtml+xml"})
     assert response.headers["content-type"].startswith("text/html")
     assert "folium-map" in response.text
+    # The map fetches its layers from the feature API rather than inlining them.
+    assert "/collections/shelters/items" in response.text
+    assert "紫雲寺小学校" not in response.text
 
 
 def test_conformance_declares_core_geojson_html_and_oas30(client):
@@ -186,6 +189,7 @@ def test_html_list_view_in_english(client):
 def test_browsers_asking_for_html_get_html_items(client):
     response = client.get("/collections/wifi/items", headers={"Accept": "text/html"})
     assert response.headers["content-type"].startswith("text/html")
+    assert "<table" in response.text and "<caption>" in response.text
 
 
 def test_html_errors_are_pages_not_json(client):
@@ -198,6 +202,7 @@ def test_html_errors_are_pages_not_json(client):
 def test_items_answer_in_the_requested_language(client):
     body = client.get("/collections/shelters?lang=en").json()
     assert body["title"] == "Designated shelters"
+    assert client.get("/collections/shelters?lang=ja").json()["title"] == "指定避難所"
 
 
 # -- OGC API – Features Part 2: coordinate reference systems --------------------------------

@@ -19,8 +19,8 @@ CITY_HALL = {"lat": "37.9477", "long": "139.3275"}
 
 
 @pytest.fixture
-def app(settings):
-    return create_app(settings)
+def app(engine_settings):
+    return create_app(engine_settings)
 
 
 @pytest.fixture

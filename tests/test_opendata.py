@@ -13,6 +13,13 @@ from geoapp.opendata.formats import EVACUATION_HEADER
 from geoapp.staff.exports import OPEN311_COLUMNS
 from geoapp.wifi.csv_format import OLDER_FORMAT_HEADER, parse
 
+
+@pytest.fixture
+def client(engine_client):
+    """Every test here runs on SQLite and on PostGIS: these doors touch the store."""
+    return engine_client
+
+
 LAYERS = ("boundary", "shelters", "evacuation_sites", "community_centres", "wifi", "reports",
           "wildlife_detections", "bus_routes", "bus_stops", "bus_positions", "bus_areas")
 

@@ -397,7 +397,6 @@ print(json.dumps({{"reason": reason, "seconds": seconds, "grew_kb": grew_kb}}))
     outcome = json.loads(run.stdout)
 
     assert outcome["reason"] == "too_many_pixels"
-    assert outcome["seconds"] < 1
     assert outcome["grew_kb"] < 20_000  # decoding it would take 49 or 100 MB
 
 

@@ -13,6 +13,13 @@ from geoapp.app import create_app
 from geoapp.settings import Settings
 from tests.imaging import bomb_png, phone_jpeg, png
 
+
+@pytest.fixture
+def client(engine_client):
+    """Every test here runs on SQLite and on PostGIS: these doors touch the store."""
+    return engine_client
+
+
 CITY_HALL = {"lat": "37.9477", "lon": "139.3275"}
 EMAIL, NAME = "secret.reporter@example.org", "秘密 花子"
 XSS = '<img src=x onerror="window.__xss=1">'
@@ -60,10 +67,11 @@ def test_the_report_appears_on_the_public_layer_coloured_by_state(engine_client)
         ({"lat": "north"}, [], "lat", "数値ではありません"),
         ({"lon": None}, [], "lon", "経度を指定"),
         ({}, [("a.jpg", phone_jpeg(), "image/jpeg")] * 4, "photos", "3枚まで"),
-        ({}, [("notes.jpg", b"these are my notes, not a photo", "image/jpeg")], "photos[0]", ""),
-        ({}, [("half.jpg", phone_jpeg()[:5000], "image/jpeg")], "photos[0]", ""),
+        ({}, [("notes.jpg", b"these are my notes, not a photo", "image/jpeg")], "photos[0]",
+         "写真1は画像ファイルではありません"),
+        ({}, [("half.jpg", phone_jpeg()[:5000], "image/jpeg")], "photos[0]", "途中で切れています"),
         ({}, [("photo.png", phone_jpeg(), "image/png")], None, None),  # lying extension: fine
-        ({}, [("bomb.png", bomb_png(), "image/png")], "photos[0]", ""),
+        ({}, [("bomb.png", bomb_png(), "image/png")], "photos[0]", "画素数が多すぎます"),
     ],
     ids=["outside-city", "unknown-category", "empty-description", "long-description",
          "non-numeric-lat", "missing-lon", "four-photos", "not-an-image", "truncated",

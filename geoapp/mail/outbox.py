@@ -64,9 +64,11 @@ class Sender:
         claimed = []
         with self.engine.begin() as conn:
             for message_id in conn.execute(due).scalars().all():
-                # The conditional update is the lock: only one sender wins each row.
+                # The conditional update is the lock: only one sender wins each row. It
+                # repeats "not sent": another sender may have sent the row, and cleared its
+                # lease, since our select saw it.
                 won = conn.execute(outbox.update().where(
-                    outbox.c.id == message_id,
+                    outbox.c.id == message_id, outbox.c.sent_at.is_(None),
                     sa.or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now),
                 ).values(claimed_until=now + LEASE)).rowcount
                 if won:

@@ -13,26 +13,15 @@ from folium.template import Template
 class CityMap(folium.Map):
     """folium.Map without the page-wide styles and the zoom-forbidding viewport of Folium's own.
 
-    geoapp's base template owns the page (lang, title, a viewport that allows zoom);
-    this keeps only the map's own size.
+    geoapp's base template owns the page (lang, title, a viewport that allows zoom), and
+    its stylesheet sizes the map (``.folium-map`` fills its ``.map-wrap``). Nothing inline
+    goes into the page's head: no <style> block (the Content-Security-Policy allows only
+    stylesheet files) and no L_NO_TOUCH/L_DISABLE_3D script (Leaflet reads them as false
+    when absent, which is what Folium set).
     """
 
     _template = Template(
         """
-        {% macro header(this, kwargs) %}
-            <style>
-                #{{ this.get_name() }} {
-                    position: {{this.position}};
-                    width: {{this.width[0]}}{{this.width[1]}};
-                    height: {{this.height[0]}}{{this.height[1]}};
-                }
-            </style>
-            <script>
-                L_NO_TOUCH = {{ this.global_switches.no_touch |tojson}};
-                L_DISABLE_3D = {{ this.global_switches.disable_3d|tojson }};
-            </script>
-        {% endmacro %}
-
         {% macro html(this, kwargs) %}
             <div class="folium-map" id={{ this.get_name()|tojson }}></div>
         {% endmacro %}

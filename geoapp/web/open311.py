@@ -25,6 +25,7 @@ from geoapp.errors import (
     NotFound,
     PayloadTooLarge,
     RateLimited,
+    StoreUnavailable,
     Unauthorized,
     status_for,
 )
@@ -64,8 +65,8 @@ def _status_of(error: GeoappError) -> int:
         return 404
     if isinstance(error, Forbidden | Unauthorized):
         return 403
-    if isinstance(error, RateLimited | PayloadTooLarge):
-        return status_for(error)  # 429, 413: the one status table
+    if isinstance(error, RateLimited | PayloadTooLarge | StoreUnavailable):
+        return status_for(error)  # 429, 413, 503: the one status table
     return 400  # the spec's status for everything else
 
 
@@ -77,7 +78,7 @@ async def _guard(fmt: str, work: Callable[[], Awaitable[Response]]) -> Response:
     except GeoappError as error:
         status = _status_of(error)
         response = _answer(fmt, doc.error(status, error.detail), "errors", "error", status)
-        if isinstance(error, RateLimited):
+        if isinstance(error, RateLimited | StoreUnavailable):
             response.headers["Retry-After"] = str(error.retry_after)
         return response
 

@@ -14,9 +14,10 @@ from geoapp.errors import (
     InvalidParameter,
     PayloadTooLarge,
     RateLimited,
+    StoreUnavailable,
     status_for,
 )
-from geoapp.i18n import pick_lang
+from geoapp.i18n import pick_lang, t
 from geoapp.web.intake import answer_lang
 
 PROBLEM_TYPE = "application/problem+json"
@@ -71,6 +72,15 @@ async def _geoapp_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+async def _store_unavailable(request: Request, exc: Exception) -> Response:
+    """503 with Retry-After while the database is away (the cause is logged, not shown)."""
+    assert isinstance(exc, StoreUnavailable)
+    response = respond(request, status_for(exc), exc.title,
+                       t("store_unavailable", answer_lang(request)))
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
@@ -92,5 +102,6 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 def install(app: FastAPI) -> None:
     """Register the error handlers on ``app``."""
     app.add_exception_handler(GeoappError, _geoapp_error)
+    app.add_exception_handler(StoreUnavailable, _store_unavailable)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

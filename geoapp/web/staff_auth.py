@@ -80,8 +80,10 @@ def _secure(request: Request) -> bool:
 
 
 def _safe_next(value: str | None) -> str:
-    # Only local paths: never an open redirect to another host.
-    if value and value.startswith("/") and not value.startswith("//"):
+    # Only local paths: never an open redirect to another host. Browsers read /\host
+    # as //host, and drop tabs and newlines from URLs, so refuse those characters too.
+    if (value and value.startswith("/") and not value.startswith("//")
+            and not any(c == "\\" or c.isspace() or ord(c) < 32 for c in value)):
         return value
     return "/staff"
 

@@ -11,6 +11,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.requests import Request
 
 from geoapp.i18n import pick_lang, texts
+from geoapp.web.security import nonce
 
 JST = timezone(timedelta(hours=9))
 
@@ -40,6 +41,7 @@ def _page_context(request: Request) -> dict[str, Any]:
         "other_lang": other,
         "other_lang_url": f"{root}{other_url}",
         "assets": request.app.state.assets,
+        "csp_nonce": nonce(request),
     }
 
 

@@ -17,7 +17,7 @@ import orjson
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from geoapp.errors import GeoappError
+from geoapp.errors import GeoappError, StoreUnavailable
 from geoapp.wildlife.ingest import Ingest
 
 logger = logging.getLogger("geoapp.wildlife.mqtt")
@@ -101,6 +101,11 @@ class Subscriber:
             client.ack(message.mid, message.qos)
             logger.info("MQTT detection %s from device %s (%s)", received.detection.id,
                         device, "stored" if received.created else "repeated")
+        except StoreUnavailable:
+            # Not a refusal: the database is away. Unacknowledged, the broker delivers the
+            # message again (on reconnection) instead of it being lost.
+            logger.warning("MQTT message on %s not stored: database unavailable; left "
+                           "unacknowledged", message.topic)
         except (GeoappError, ValueError) as exc:
             client.ack(message.mid, message.qos)  # refused for good: retrying cannot help
             detail = getattr(exc, "detail", str(exc))

@@ -4,7 +4,8 @@ One browser for the session; each test gets a fresh context and page. Every requ
 routed: geoapp's own server (127.0.0.1) goes through, the GSI base-map tile host is
 answered with a small PNG, and a request to any other host is refused and recorded so the
 test fails. Console errors, uncaught page errors, failed requests and HTTP errors are
-recorded too; ``page_watch.assert_clean()`` checks them.
+recorded too; ``page_watch.assert_clean()`` checks them. Content-Security-Policy violations
+fail every test, whether it calls ``assert_clean`` or not.
 """
 
 from __future__ import annotations
@@ -43,7 +44,9 @@ def page(browser: Browser, page_watch: PageWatch) -> Iterator[Page]:
     page = open_watched_page(browser, watch)
     yield page
     page.context.close()
-    # Whatever the test checked, nothing may have gone to the internet.
+    # Whatever the test checked, nothing may have gone to the internet, and nothing may
+    # have been refused by the Content-Security-Policy.
     assert not watch.foreign_requests, f"requests to other hosts: {watch.foreign_requests}"
+    assert not watch.csp_violations, f"CSP violations: {watch.csp_violations}"
 
 

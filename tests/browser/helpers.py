@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from playwright.sync_api import Browser, Page, Route
+from playwright.sync_api import Browser, ConsoleMessage, Page, Route
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE_JS = ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -39,6 +39,20 @@ def _png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
 
 TILE_PNG = _png(256, 256, (238, 236, 230))
 
+#: Runs in every document before its own scripts (injected by the browser, so the page's
+#: CSP does not apply to it): each Content-Security-Policy violation is kept on window and
+#: passed to the test at once, so one on a page the test has already left still counts.
+CSP_WATCH = """
+window.__cspViolations = [];
+document.addEventListener('securitypolicyviolation', e => {
+    const line = `${e.effectiveDirective} blocked ${e.blockedURI || '(inline)'}`
+        + ` at ${e.sourceFile || e.documentURI}:${e.lineNumber}`
+        + (e.sample ? ` (${e.sample})` : '');
+    window.__cspViolations.push(line);
+    window.__geoappCspViolation(line);
+});
+"""
+
 
 @dataclass
 class PageWatch:
@@ -50,10 +64,14 @@ class PageWatch:
     http_errors: list[str] = field(default_factory=list)
     foreign_requests: list[str] = field(default_factory=list)
     tile_requests: list[str] = field(default_factory=list)
+    #: securitypolicyviolation events, and Chromium's "Refused to ..." console lines.
+    csp_violations: list[str] = field(default_factory=list)
 
     def assert_clean(self) -> None:
-        """No console error, page error, failed request, HTTP error or foreign request."""
+        """No CSP violation, console error, page error, failed request, HTTP error or foreign
+        request."""
         problems = {
+            "Content-Security-Policy violations": self.csp_violations,
             "console errors": self.console_errors,
             "uncaught page errors": self.page_errors,
             "failed requests": self.failed_requests,
@@ -82,7 +100,9 @@ WCAG_A_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa"]}}
 def run_axe(page: Page, options: dict | None = None) -> dict:
     """axe-core's results for the page as it is now, WCAG 2.0 A and AA rules."""
     if not page.evaluate("typeof window.axe !== 'undefined'"):
-        page.add_script_tag(path=str(AXE_JS))
+        # Evaluated by the browser itself, as the test's own code: a <script> tag added to
+        # the page would be an inline script the page's CSP rightly refuses.
+        page.evaluate(AXE_JS.read_text(encoding="utf-8"))
     return page.evaluate(
         """async options => {
             const r = await axe.run(document, options);
@@ -100,6 +120,13 @@ def run_axe(page: Page, options: dict | None = None) -> dict:
         }""",
         options or WCAG_A_AA,
     )
+
+
+def hide_map_panes(page: Page) -> None:
+    """Hide the map's panes, which axe's contrast rule takes for overlapping the text around
+    the map. Through each pane's style (CSSOM): a <style> tag would be refused by the CSP."""
+    page.evaluate("""() => document.querySelectorAll('.leaflet-map-pane').forEach(
+        pane => pane.style.setProperty('display', 'none', 'important'))""")
 
 
 def describe_axe(results: list[dict]) -> str:
@@ -154,9 +181,18 @@ def open_watched_page(browser: Browser, watch: PageWatch, locale: str = "ja-JP")
             route.abort("blockedbyclient")
 
     context.route("**/*", route)
+    context.expose_function("__geoappCspViolation", lambda line: watch.csp_violations.append(line))
+    context.add_init_script(CSP_WATCH)
     page = context.new_page()
-    page.on("console", lambda m: m.type == "error" and watch.console_errors.append(
-        f"{m.text} ({m.location.get('url')}:{m.location.get('lineNumber')})"))
+
+    def console(message: ConsoleMessage) -> None:
+        where = f"({message.location.get('url')}:{message.location.get('lineNumber')})"
+        if message.text.startswith("Refused to "):  # Chromium's words for a CSP refusal
+            watch.csp_violations.append(f"console: {message.text} {where}")
+        elif message.type == "error":
+            watch.console_errors.append(f"{message.text} {where}")
+
+    page.on("console", console)
     page.on("pageerror", lambda e: watch.page_errors.append(str(e)))
     page.on("requestfailed", lambda r: urlsplit(r.url).hostname in LOCAL_HOSTS | {TILE_HOST}
             and watch.failed_requests.append(f"{r.url}: {r.failure}"))

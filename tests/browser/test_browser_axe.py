@@ -6,7 +6,13 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page
 
-from tests.browser.helpers import assert_axe_clean, describe_axe, run_axe, wait_for_layer
+from tests.browser.helpers import (
+    assert_axe_clean,
+    describe_axe,
+    hide_map_panes,
+    run_axe,
+    wait_for_layer,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -68,7 +74,7 @@ def test_text_around_the_map_has_enough_contrast(page, live_server):
     heading, the notice, the layer list and the map's controls."""
     page.goto(live_server.url + "/")
     wait_for_layer(page, "shelters")
-    page.add_style_tag(content=".leaflet-map-pane { display: none !important; }")
+    hide_map_panes(page)
     results = run_axe(page, {"runOnly": {"type": "rule", "values": ["color-contrast"]}})
     assert not results["violations"], describe_axe(results["violations"])
     unsure = [n for rule in results["incomplete"] for n in rule["nodes"]

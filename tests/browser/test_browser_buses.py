@@ -80,6 +80,7 @@ def test_the_public_map_draws_bus_routes_in_their_route_colours(page, page_watch
         return out; }""")
     assert strokes and set(strokes) == {colour}
     assert colour != "#1f5fa8"  # the route's own colour, not the layer's default
+    page_watch.assert_clean()
 
 
 def test_buses_move_on_the_public_map_too(page, page_watch, bus_server):

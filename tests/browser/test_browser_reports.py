@@ -23,6 +23,7 @@ from tests.browser.helpers import (
     PageWatch,
     assert_axe_clean,
     describe_axe,
+    hide_map_panes,
     run_axe,
     wait_for_layer,
 )
@@ -331,7 +332,7 @@ def _assert_text_contrast_decided(page: Page) -> None:
     panes (clipped, but laid out beyond the map) are hidden first. An empty <textarea> is
     always left undecided by axe-core 4.10 (dequelabs/axe-core#4947, fixed after 4.10.3);
     its colours are the browser's field colours."""
-    page.add_style_tag(content=".leaflet-map-pane { display: none !important; }")
+    hide_map_panes(page)
     results = run_axe(page, {"runOnly": {"type": "rule", "values": ["color-contrast"]}})
     assert not results["violations"], describe_axe(results["violations"])
     unsure = [n for rule in results["incomplete"] for n in rule["nodes"]

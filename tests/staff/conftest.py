@@ -37,9 +37,9 @@ def workflow(store) -> Workflow:
 
 
 @pytest.fixture
-def app(settings):
+def app(engine_settings):
     """An app with one account per role."""
-    app = create_app(settings)
+    app = create_app(engine_settings)
     accounts = app.state.accounts
     for name, role, department in (("admin", "admin", None), ("road", "road", None),
                                    ("env", "department", "environment"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import socket
+import threading
 from datetime import timedelta
 from email.policy import default
 
@@ -94,13 +95,25 @@ def test_an_smtp_outage_loses_nothing_and_sends_once_when_it_is_back(store, smtp
 
 def test_two_senders_never_send_the_same_message(store, smtp):
     controller, collector = smtp
-    for n in range(5):
+    for n in range(40):
         _queue(store, to=f"r{n}@example.org")
-    first, second = _sender(store, controller.port), _sender(store, controller.port)
-    claimed_first = first._claim(NOW, 3)
-    claimed_second = second._claim(NOW, 10)
-    assert {r.id for r in claimed_first}.isdisjoint({r.id for r in claimed_second})
-    assert len(claimed_first) + len(claimed_second) == 5
+    senders = [_sender(store, controller.port), _sender(store, controller.port)]
+    start = threading.Barrier(len(senders))
+    sent: list[int] = []
+
+    def run(sender: Sender) -> None:
+        start.wait()  # both claim at the same moment, as two servers' senders would
+        for _ in range(10):
+            sent.append(sender.send_due(NOW, limit=5))
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in senders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    recipients = sorted(m["To"] for m in collector.messages)
+    assert recipients == sorted(f"r{n}@example.org" for n in range(40))  # each once
+    assert sum(sent) == 40
 
 
 def test_a_message_rejected_by_the_server_is_retried_later(store, smtp):

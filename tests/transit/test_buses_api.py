@@ -14,6 +14,13 @@ from geoapp.transit.gtfs import read_feed
 from geoapp.transit.positions import Position
 from tests.transit.feeds import SAMPLE, write_feed
 
+
+@pytest.fixture
+def client(engine_client):
+    """Every test here runs on SQLite and on PostGIS: these doors touch the store."""
+    return engine_client
+
+
 KAWASAKI = {"lat": 35.5315, "lon": 139.6956}
 
 

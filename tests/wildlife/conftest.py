@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from geoapp.reports.boundary import CityBoundary
 from geoapp.wildlife.service import WildlifeService
 from tests.conftest import ROOT
+from tests.mosquitto import Broker
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 #: Inside Shibata: near city hall, and about 5 km east.
@@ -41,3 +43,19 @@ def devices(wild):
             name=f"{name} device", kind=kind, lon=pos[0], lat=pos[1], species=["bear", "boar"],
             owner="農林水産課", now=NOW, officers=["officer@city.example"], visibility=visibility)
     return made
+
+
+@pytest.fixture(scope="session")
+def mqtt_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    """A Mosquitto of this test session's own (never the machine's), stopped at the end."""
+    broker = Broker(tmp_path_factory.mktemp("mosquitto"))
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture
+def broker(mqtt_broker: Broker) -> Broker:
+    """The session's broker, running (a test that restarted it leaves it running)."""
+    if mqtt_broker.process is None or mqtt_broker.process.poll() is not None:
+        mqtt_broker.start()
+    return mqtt_broker

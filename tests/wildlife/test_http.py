@@ -16,8 +16,8 @@ API = "/api/v1/wildlife/detections"
 
 
 @pytest.fixture
-def app(settings):
-    app = create_app(settings)
+def app(engine_settings):
+    app = create_app(engine_settings)
     for name, role in (("wild", "wildlife"), ("road", "road")):
         app.state.accounts.create(name, PASSWORD, role, NOW)
     return app

@@ -1,18 +1,13 @@
-"""MQTT ingest against the Mosquitto broker on 127.0.0.1:1883, and MQTT to alert e-mail."""
+"""MQTT ingest against a real Mosquitto broker of the tests' own, and MQTT to alert e-mail."""
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
 import time
 import uuid
 
 import httpx
 import paho.mqtt.client as paho
-import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
@@ -23,17 +18,16 @@ from geoapp.settings import Settings
 from geoapp.store.engine import open_engine
 from geoapp.wildlife.devices import Devices
 from tests.conftest import LiveServer, _free_port
+from tests.mosquitto import Broker
 from tests.staff.test_mail import Collector
 from tests.wildlife.conftest import CITY_HALL, EAST, NOW, at
 
-BROKER = "mqtt://127.0.0.1:1883"
 
-
-def _publish(prefix: str, device_id: int, body: dict) -> None:
+def _publish(broker: Broker, prefix: str, device_id: int, body: dict) -> None:
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"dev-{uuid.uuid4().hex[:8]}")
     for _ in range(50):  # the broker may be starting
         try:
-            client.connect("127.0.0.1", 1883)
+            client.connect("127.0.0.1", broker.port)
             break
         except OSError:
             time.sleep(0.1)
@@ -60,37 +54,10 @@ def _detections(engine) -> list[str]:
             "SELECT event_id FROM wildlife_detections ORDER BY id")).scalars())
 
 
-def _broker_pids() -> list[int]:
-    found = subprocess.run(["pgrep", "-x", "mosquitto"], capture_output=True, text=True)
-    return [int(pid) for pid in found.stdout.split()]
-
-
-def _broker_listening() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 1883), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-def _restart_broker() -> None:
-    """Stop the machine's Mosquitto and start it again, as an operator restart would."""
-    for pid in _broker_pids():
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    while _broker_pids() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    subprocess.run(["mosquitto", "-d", "-c", "/etc/mosquitto/mosquitto.conf"], check=True)
-    deadline = time.monotonic() + 10
-    while not _broker_listening() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert _broker_listening(), "Mosquitto did not come back"
-
-
-def _mqtt_app(tmp_path, name: str, kind: str, species: str):
+def _mqtt_app(tmp_path, broker: Broker, name: str, kind: str, species: str):
     """An app subscribed under a prefix of its own, with one registered device."""
     prefix = f"test-{uuid.uuid4().hex[:8]}/wildlife"
-    settings = Settings(environment="test", data_dir=tmp_path / "var", mqtt_url=BROKER,
+    settings = Settings(environment="test", data_dir=tmp_path / "var", mqtt_url=broker.url,
                         mqtt_topic_prefix=prefix,
                         mqtt_client_id=f"geoapp-test-{uuid.uuid4().hex[:8]}")
     app = create_app(settings)
@@ -100,29 +67,25 @@ def _mqtt_app(tmp_path, name: str, kind: str, species: str):
     return app, prefix, device, key
 
 
-def test_mqtt_detections_are_stored_and_survive_a_broker_restart(tmp_path):
-    app, prefix, device, key = _mqtt_app(tmp_path, "bear cam", "ai_camera", "bear")
+def test_mqtt_detections_are_stored_and_survive_a_broker_restart(tmp_path, broker):
+    app, prefix, device, key = _mqtt_app(tmp_path, broker, "bear cam", "ai_camera", "bear")
     engine = app.state.wildlife.engine
     with TestClient(app):
         subscriber = app.state.wildlife_mqtt
         assert subscriber.connected.wait(10)
-        _publish(prefix, device.id, {"key": key, "event_id": "before", "time": at(),
+        _publish(broker, prefix, device.id, {"key": key, "event_id": "before", "time": at(),
                                      "species": "bear"})
-        _publish(prefix, device.id, {"key": "wrong", "event_id": "bad-key", "time": at(),
+        _publish(broker, prefix, device.id, {"key": "wrong", "event_id": "bad-key", "time": at(),
                                      "species": "bear"})
-        _publish(prefix, device.id, {"key": key, "event_id": "bad", "time": at(),
+        _publish(broker, prefix, device.id, {"key": key, "event_id": "bad", "time": at(),
                                      "species": "yeti"})
-        _publish(prefix, device.id, {"key": key, "event_id": "before", "time": at(),
+        _publish(broker, prefix, device.id, {"key": key, "event_id": "before", "time": at(),
                                      "species": "bear"})  # repeated
         _wait(lambda: _detections(engine) == ["before"])
-        try:
-            _restart_broker()
-        finally:
-            if not _broker_pids():  # never leave the broker down
-                subprocess.run(["mosquitto", "-d", "-c", "/etc/mosquitto/mosquitto.conf"])
+        broker.restart()
         # Published at once, before geoapp has necessarily reconnected: QoS 1 and the
         # persistent session deliver it when geoapp is back.
-        _publish(prefix, device.id, {"key": key, "event_id": "after", "time": at(),
+        _publish(broker, prefix, device.id, {"key": key, "event_id": "after", "time": at(),
                                      "species": "bear"})
         _wait(lambda: _detections(engine) == ["before", "after"], timeout=20)
         assert subscriber.connected.is_set()
@@ -130,7 +93,7 @@ def test_mqtt_detections_are_stored_and_survive_a_broker_restart(tmp_path):
     assert _detections(engine) == ["before", "after"]
 
 
-def test_an_mqtt_bear_detection_reaches_a_subscriber_by_e_mail(tmp_path):
+def test_an_mqtt_bear_detection_reaches_a_subscriber_by_e_mail(tmp_path, broker):
     collector = Collector()
     smtp = Controller(collector, hostname="127.0.0.1", port=_free_port())
     smtp.start()
@@ -141,7 +104,7 @@ def test_an_mqtt_bear_detection_reaches_a_subscriber_by_e_mail(tmp_path):
     try:
         server = LiveServer(data, {
             "GEOAPP_SMTP_HOST": "127.0.0.1", "GEOAPP_SMTP_PORT": str(smtp.port),
-            "GEOAPP_MAIL_INTERVAL": "0.5", "GEOAPP_MQTT_URL": BROKER,
+            "GEOAPP_MAIL_INTERVAL": "0.5", "GEOAPP_MQTT_URL": broker.url,
             "GEOAPP_MQTT_TOPIC_PREFIX": prefix,
             "GEOAPP_MQTT_CLIENT_ID": f"geoapp-e2e-{uuid.uuid4().hex[:8]}",
             "GEOAPP_BASE_URL": "https://map.example.jp"})
@@ -157,14 +120,12 @@ def test_an_mqtt_bear_detection_reaches_a_subscriber_by_e_mail(tmp_path):
         link = next(w for w in confirm.split() if "/wildlife/alerts/confirm/" in w)
         path = link.replace("https://map.example.jp", server.url)
         assert httpx.post(path).status_code == 200
-        started = time.monotonic()
-        _publish(prefix, hidden.id, {"key": hidden_key, "event_id": "h1", "time": at(),
+        _publish(broker, prefix, hidden.id, {"key": hidden_key, "event_id": "h1", "time": at(),
                                      "species": "bear"})
-        _publish(prefix, device.id, {"key": key, "event_id": "b1", "time": at(),
+        _publish(broker, prefix, device.id, {"key": key, "event_id": "b1", "time": at(),
                                      "species": "クマ", "count": 1})
         alerts = _wait(lambda: collector.messages[1:] if len(collector.messages) >= 3 else None,
                        timeout=30)
-        assert time.monotonic() - started < 60
         for message in alerts:
             assert message["To"] == "resident@example.org"
             assert "クマ" in message["Subject"]
@@ -181,16 +142,8 @@ def test_an_mqtt_bear_detection_reaches_a_subscriber_by_e_mail(tmp_path):
         engine.dispose()
 
 
-@pytest.fixture(autouse=True)
-def _broker_running():
-    """Every test here leaves Mosquitto running, as it found it."""
-    yield
-    if not _broker_pids():
-        subprocess.run(["mosquitto", "-d", "-c", "/etc/mosquitto/mosquitto.conf"])
-
-
-def test_a_message_the_store_fails_on_is_delivered_again_not_lost(tmp_path):
-    app, prefix, device, key = _mqtt_app(tmp_path, "boar sensor", "sensor", "boar")
+def test_a_message_the_store_fails_on_is_delivered_again_not_lost(tmp_path, broker):
+    app, prefix, device, key = _mqtt_app(tmp_path, broker, "boar sensor", "sensor", "boar")
     engine = app.state.wildlife.engine
     with TestClient(app):
         subscriber = app.state.wildlife_mqtt
@@ -205,13 +158,9 @@ def test_a_message_the_store_fails_on_is_delivered_again_not_lost(tmp_path):
             return real_receive(*args, **kwargs)
 
         subscriber.ingest.receive = failing_once
-        _publish(prefix, device.id, {"key": key, "event_id": "outage", "time": at(),
+        _publish(broker, prefix, device.id, {"key": key, "event_id": "outage", "time": at(),
                                      "species": "boar"})
         _wait(lambda: failures == [1])
         assert _detections(engine) == []
-        try:
-            _restart_broker()  # the unacknowledged message comes back on reconnection
-        finally:
-            if not _broker_pids():
-                subprocess.run(["mosquitto", "-d", "-c", "/etc/mosquitto/mosquitto.conf"])
+        broker.restart()  # the unacknowledged message comes back on reconnection
         _wait(lambda: _detections(engine) == ["outage"], timeout=20)

@@ -1,0 +1,19 @@
+"""Readiness for load balancers: ``/readyz`` answers 200 only while the store answers."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.requests import Request
+
+from geoapp.store.engine import ping
+
+router = APIRouter()
+
+
+# A plain function on purpose: FastAPI runs it in its thread pool, so a slow database
+# never blocks the event loop (and /healthz) while the ping waits.
+@router.get("/readyz", include_in_schema=False)
+def ready(request: Request) -> dict[str, str]:
+    """200 while the database answers a trivial query; 503 (problem+json) while it does not."""
+    ping(request.app.state.reports.store.engine)
+    return {"status": "ready"}
