@@ -1,9 +1,10 @@
-"""Helpers the benchmark scripts share: free ports and CPU accounting from /proc."""
+"""Helpers the benchmark scripts share: free ports, CPU and memory accounting from /proc."""
 
 from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
 
 HOST = "127.0.0.1"
 
@@ -15,10 +16,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def group_cpu(pgid: int) -> float:
-    """CPU seconds (user + system) used so far by the live processes of a process group."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+def _group_stats(pgid: int) -> Iterator[list[str]]:
+    """The /proc stat fields (after the command name) of each live process of a group."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -29,5 +28,15 @@ def group_cpu(pgid: int) -> float:
             continue
         fields = stat[stat.rfind(")") + 2:].split()
         if int(fields[2]) == pgid:
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+            yield fields
+
+
+def group_cpu(pgid: int) -> float:
+    """CPU seconds (user + system) used so far by the live processes of a process group."""
+    tick = os.sysconf("SC_CLK_TCK")
+    return sum(int(f[11]) + int(f[12]) for f in _group_stats(pgid)) / tick
+
+
+def group_rss(pgid: int) -> int:
+    """Resident memory, in bytes, of the live processes of a process group, summed."""
+    return sum(int(f[21]) for f in _group_stats(pgid)) * os.sysconf("SC_PAGE_SIZE")

@@ -91,7 +91,7 @@ def process(
 ) -> ProcessedPhoto:
     """Check one uploaded photo and make its stored copies; raise PhotoRejected if unusable."""
     if len(raw) > max_bytes:
-        raise _rejected(index, "too_large", mb=len(raw) / 2**20, limit_mb=max_bytes / 2**20)
+        raise too_large(index, len(raw), max_bytes)
     kind = sniff(raw[:32])
     if kind is None:
         raise _rejected(index, "not_an_image")
@@ -237,6 +237,11 @@ def _failure_reason(error: Exception) -> str:
     if isinstance(error, EOFError) or "truncated" in message or "end of file" in message:
         return "truncated"
     return "unreadable"
+
+
+def too_large(index: int, size: int, max_bytes: int = MAX_BYTES) -> PhotoRejected:
+    """The refusal of photo ``index`` of ``size`` bytes (callers that know the size unread)."""
+    return _rejected(index, "too_large", mb=size / 2**20, limit_mb=max_bytes / 2**20)
 
 
 def _rejected(index: int, reason: str, **values: object) -> PhotoRejected:

@@ -1,4 +1,8 @@
-"""One intake for every door that takes a request: who sent it (through trusted proxies)."""
+"""One intake for every door that takes a request: who sent it (through trusted proxies),
+which language to answer in, and the keys that arrive in headers, read before any body.
+
+The body limits are in `geoapp.web.intake_limits`, form reading in `geoapp.web.intake_forms`.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ import ipaddress
 from collections.abc import Iterable
 
 from starlette.requests import Request
+
+from geoapp.i18n import Lang, pick_lang
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -41,3 +47,38 @@ def client_address(request: Request) -> str:
     while hops and _trusted(address, networks):
         address = hops.pop()
     return address
+
+
+def answer_lang(request: Request, form_lang: object = None) -> Lang:
+    """The language to answer in: the form's ``lang``, else ``?lang=``, else Accept-Language.
+
+    Japanese when none says otherwise. A refusal sent before the body is read (413) has no
+    form to ask, so the form's page keeps its language in its action URL (``?lang=en``).
+    """
+    asked = str(form_lang or "") or request.query_params.get("lang")
+    if asked:
+        return pick_lang(asked)
+    accept = request.headers.get("accept-language", "").strip().lower()
+    return "en" if accept.startswith("en") else "ja"
+
+
+def bearer_key(request: Request) -> str | None:
+    """The key of an ``Authorization: Bearer KEY`` header (bus devices), if any."""
+    auth = request.headers.get("authorization", "")
+    if not auth.lower().startswith("bearer "):
+        return None
+    return auth[7:].strip() or None
+
+
+def device_key(request: Request) -> str | None:
+    """A wildlife device's key: ``X-Device-Key``, else ``Authorization: Bearer``."""
+    return request.headers.get("x-device-key") or bearer_key(request)
+
+
+def api_key_before_body(request: Request) -> str | None:
+    """An Open311 ``api_key`` sent where it can be checked before the body is read.
+
+    That is the query string or an ``X-Api-Key`` header; a key in the form itself can only
+    be checked after the (size-limited) form is read.
+    """
+    return request.query_params.get("api_key") or request.headers.get("x-api-key") or None

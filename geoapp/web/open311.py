@@ -14,7 +14,6 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 from fastapi import APIRouter
-from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -24,17 +23,22 @@ from geoapp.errors import (
     InvalidInput,
     InvalidParameter,
     NotFound,
+    PayloadTooLarge,
     RateLimited,
     StoreUnavailable,
     Unauthorized,
+    status_for,
 )
 from geoapp.japantime import JST
 from geoapp.open311 import documents as doc
+from geoapp.open311.keys import ApiKey
 from geoapp.reports.service import ReportService, Submission
 from geoapp.staff.accounts import StaffUser
 from geoapp.staff.workflow import ActionRequest
 from geoapp.store.schema import report_events, reports, statuses
 from geoapp.web.context import base_url
+from geoapp.web.intake import answer_lang, api_key_before_body
+from geoapp.web.intake_forms import read_form, read_submission
 
 router = APIRouter(prefix="/open311/v2", tags=["Open311 GeoReport v2"])
 DEFAULT_WINDOW = timedelta(days=90)
@@ -62,10 +66,8 @@ def _status_of(error: GeoappError) -> int:
         return 404
     if isinstance(error, Forbidden | Unauthorized):
         return 403
-    if isinstance(error, RateLimited):
-        return 429
-    if isinstance(error, StoreUnavailable):
-        return 503
+    if isinstance(error, RateLimited | PayloadTooLarge | StoreUnavailable):
+        return status_for(error)  # 429, 413, 503: the one status table
     return 400  # the spec's status for everything else
 
 
@@ -91,10 +93,6 @@ def _check_jurisdiction(values: dict[str, Any]) -> None:
     given = values.get("jurisdiction_id")
     if given and given != doc.JURISDICTION:
         raise NotFound(f"unknown jurisdiction_id {given!r}; this is {doc.JURISDICTION}")
-
-
-def _lang(request: Request) -> str:
-    return "en" if request.headers.get("accept-language", "").lower().startswith("en") else "ja"
 
 
 def _service(request: Request) -> ReportService:
@@ -139,7 +137,7 @@ async def services(fmt: str, request: Request) -> Response:
         _check_jurisdiction(_params(request))
         service = _service(request)
         departments = {d.code: d for d in service.store.departments()}
-        lang = _lang(request)
+        lang = answer_lang(request)
         body = [doc.service(c, departments[c.department_code], lang)
                 for c in service.categories_open(datetime.now(UTC))]
         return _answer(_format(fmt), body, "services", "service")
@@ -155,13 +153,23 @@ async def service_definition(code: str, fmt: str, request: Request) -> Response:
                         None)
         if category is None:
             raise NotFound(f"no service_code {code!r}")
-        return _answer(_format(fmt), doc.definition(category, _lang(request)),
+        return _answer(_format(fmt), doc.definition(category, answer_lang(request)),
                        "service_definition", "service_definition")
     return await _guard(fmt, work)
 
 
-async def _form(request: Request) -> FormData:
-    return await request.form(max_files=8, max_fields=60)
+def _api_key(request: Request, form_key: str | None = None) -> ApiKey:
+    """The client's live API key, or Forbidden (403 in Open311's error body)."""
+    key = request.app.state.api_keys.check(form_key)
+    if key is None:
+        raise Forbidden("api_key is missing or not valid")
+    return key
+
+
+def _key_before_body(request: Request) -> ApiKey | None:
+    """A key sent in the query or X-Api-Key, checked before the body is read (else None)."""
+    early = api_key_before_body(request)
+    return _api_key(request, early) if early else None
 
 
 def _media_url(value: str | None) -> str | None:
@@ -177,25 +185,20 @@ def _media_url(value: str | None) -> str | None:
 async def create_request(fmt: str, request: Request) -> Response:
     """A new report; multipart `media` (v2.1 draft) carries photos."""
     async def work() -> Response:
-        form = await _form(request)
-        values = {k: v for k, v in form.multi_items() if isinstance(v, str) and v != ""}
+        key = _key_before_body(request)  # a bad key is refused unread
+        form = await read_submission(request, "media")
+        values = {k: v for k, v in form.fields.items() if v != ""}
         _check_jurisdiction(values)
-        api_key = request.app.state.api_keys.check(values.get("api_key"))
-        if api_key is None:
-            raise Forbidden("api_key is missing or not valid")
+        api_key = key or _api_key(request, values.get("api_key"))
         if ("lat" not in values or "long" not in values) and values.get("address_string"):
             raise InvalidInput("lat", "lat and long are required: addresses are not looked up",
                                detail_ja="緯度・経度が必要です（住所からの検索はできません）")
-        attributes = {k[len("attribute["):-1]: v for k, v in values.items()
-                      if k.startswith("attribute[") and k.endswith("]")}
-        photos = [await item.read() for item in form.getlist("media")
-                  if isinstance(item, UploadFile)]
         name = " ".join(p for p in (values.get("first_name"), values.get("last_name")) if p)
         submission = Submission(
             category=values.get("service_code"), description=values.get("description"),
-            lat=values.get("lat"), lon=values.get("long"), lang=_lang(request),
+            lat=values.get("lat"), lon=values.get("long"), lang=form.lang,
             source="open311", email=values.get("email"), name=name or None,
-            attributes=attributes, photos=photos,
+            attributes=form.attributes, photos=form.photos,
             idempotency_key=request.headers.get("idempotency-key"),
             media_url=_media_url(values.get("media_url")),
         )
@@ -301,11 +304,10 @@ async def list_updates(fmt: str, request: Request) -> Response:
 async def post_update(fmt: str, request: Request) -> Response:
     """A client (e.g. a contractor's system) reports progress: a public reply, maybe closing."""
     async def work() -> Response:
-        form = await _form(request)
+        key = _key_before_body(request)  # a bad key is refused unread
+        form = await read_form(request, max_files=0, max_fields=60)
         values = {k: v for k, v in form.multi_items() if isinstance(v, str) and v != ""}
-        key = request.app.state.api_keys.check(values.get("api_key"))
-        if key is None:
-            raise Forbidden("api_key is missing or not valid")
+        key = key or _api_key(request, values.get("api_key"))
         report_id = values.get("service_request_id", "")
         if not report_id.isdigit():
             raise InvalidInput("service_request_id", "give the service_request_id")

@@ -12,11 +12,13 @@ from geoapp.errors import (
     GeoappError,
     InvalidInput,
     InvalidParameter,
+    PayloadTooLarge,
     RateLimited,
     StoreUnavailable,
     status_for,
 )
-from geoapp.i18n import Lang, pick_lang, t
+from geoapp.i18n import pick_lang, t
+from geoapp.web.intake import answer_lang
 
 PROBLEM_TYPE = "application/problem+json"
 
@@ -52,15 +54,6 @@ def respond(request: Request, status: int, title: str, detail: str, **extra: obj
     return problem(status, title, detail, **extra)
 
 
-def request_lang(request: Request) -> Lang:
-    """The language to answer in: ``lang`` if given, else Accept-Language, else Japanese."""
-    asked = request.query_params.get("lang")
-    if asked:
-        return pick_lang(asked)
-    accept = request.headers.get("accept-language", "").strip().lower()
-    return "en" if accept.startswith("en") else "ja"
-
-
 async def _geoapp_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GeoappError)
     extra: dict[str, object] = {}
@@ -69,8 +62,10 @@ async def _geoapp_error(request: Request, exc: Exception) -> Response:
         extra["parameter"] = exc.parameter
     if isinstance(exc, InvalidInput):
         extra["field"] = exc.field
-        if request_lang(request) == "ja":
-            detail = exc.detail_ja
+    if isinstance(exc, PayloadTooLarge):
+        extra["limit"] = exc.limit  # in bytes, so a client can tell how much would do
+    if isinstance(exc, InvalidInput | PayloadTooLarge) and answer_lang(request) == "ja":
+        detail = exc.detail_ja
     response = respond(request, status_for(exc), exc.title, detail, **extra)
     if isinstance(exc, RateLimited):
         response.headers["Retry-After"] = str(exc.retry_after)
@@ -81,7 +76,7 @@ async def _store_unavailable(request: Request, exc: Exception) -> Response:
     """503 with Retry-After while the database is away (the cause is logged, not shown)."""
     assert isinstance(exc, StoreUnavailable)
     response = respond(request, status_for(exc), exc.title,
-                       t("store_unavailable", request_lang(request)))
+                       t("store_unavailable", answer_lang(request)))
     response.headers["Retry-After"] = str(exc.retry_after)
     return response
 

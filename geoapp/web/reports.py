@@ -7,27 +7,25 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header
-from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
-from geoapp.errors import InvalidInput, NotFound
-from geoapp.i18n import Lang, pick_lang
+from geoapp.errors import InvalidInput, NotFound, PayloadTooLarge, status_for
+from geoapp.i18n import Lang
 from geoapp.maps.picker import build_picker_map, build_report_map
 from geoapp.reports.service import MAX_PHOTOS, Outcome, ReportService, Submission
 from geoapp.staff.queries import events
 from geoapp.store.records import Report
 from geoapp.web.assets import LONG_CACHE
 from geoapp.web.context import CatalogDep, LangDep, SettingsDep, TemplatesDep, base_url
-from geoapp.web.intake import client_address
-from geoapp.web.problems import request_lang
+from geoapp.web.intake import answer_lang, client_address
+from geoapp.web.intake_forms import SubmissionForm, read_submission
 
 router = APIRouter()
-#: Three photos of 15 MB each and the text fields: anything larger is refused unread.
-MAX_BODY = MAX_PHOTOS * 15 * 1024 * 1024 + 1024 * 1024
 
 
 def _service(request: Request) -> ReportService:
@@ -47,40 +45,16 @@ async def _submit(service: ReportService, submission: Submission) -> Outcome:
         return await asyncio.to_thread(service.submit, submission)
 
 
-async def _read_form(request: Request) -> FormData:
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > MAX_BODY:
-        raise InvalidInput("photos", "the upload is too large (at most 3 photos of 15 MB)",
-                           detail_ja="送信データが大きすぎます（写真は1枚15MBまで、3枚まで）")
-    return await request.form(max_files=MAX_PHOTOS + 5, max_fields=50)
-
-
-async def _submission(form: FormData, lang: Lang, source: str,
-                      idempotency_key: str | None) -> Submission:
-    photos: list[bytes] = []
-    for item in form.getlist("photos"):
-        if isinstance(item, UploadFile):
-            data = await item.read()
-            if data or item.filename:  # an empty file input sends a nameless, empty part
-                photos.append(data)
-    attributes = {
-        key[len("attribute["):-1]: str(value)
-        for key, value in form.multi_items()
-        if key.startswith("attribute[") and key.endswith("]") and isinstance(value, str)
-    }
-
-    def text(name: str) -> str | None:
-        value = form.get(name)
-        return value if isinstance(value, str) else None
-
-    lat, lon = text("lat"), text("lon")
-    landmark = text("landmark")
+def _submission(form: SubmissionForm, source: str, idempotency_key: str | None) -> Submission:
+    lat, lon = form.text("lat"), form.text("lon")
+    landmark = form.text("landmark")
     if (not lat or not lon) and landmark and "," in landmark:
         lat, lon = (part.strip() for part in landmark.split(",", 1))
     return Submission(
-        category=text("category"), description=text("description"), lat=lat, lon=lon,
-        lang=lang, source=source, email=text("email"), name=text("name"),
-        attributes=attributes, photos=photos, idempotency_key=idempotency_key,
+        category=form.text("category"), description=form.text("description"), lat=lat,
+        lon=lon, lang=form.lang, source=source, email=form.text("email"),
+        name=form.text("name"), attributes=form.attributes, photos=form.photos,
+        idempotency_key=idempotency_key,
     )
 
 
@@ -137,26 +111,36 @@ def report_form(request: Request, service: ServiceDep, catalog: CatalogDep,
                                       {**context, "values": {}, "error": None})
 
 
+def _form_again(request: Request, service: ReportService, catalog: Any, settings: Any,
+                templates: Any, lang: Lang, values: dict[str, str],
+                error: InvalidInput | PayloadTooLarge) -> Response:
+    """The form again with what was typed and what went wrong: 422, or 413 when too large."""
+    context = _form_context(request, service, catalog, settings, lang)
+    return templates.TemplateResponse(
+        request, "reports/new.html",
+        {**context, "values": values, "error": error.detail_ja if lang == "ja" else error.detail,
+         "error_field": getattr(error, "field", "photos"), "lang": lang},
+        status_code=status_for(error),
+    )
+
+
 @router.post("/reports/new", include_in_schema=False)
 async def report_form_submit(request: Request, service: ServiceDep, catalog: CatalogDep,
-                             settings: SettingsDep, templates: TemplatesDep) -> Response:
+                             settings: SettingsDep, templates: TemplatesDep,
+                             page_lang: LangDep) -> Response:
     """Store a report sent by the form, or show the form again with what went wrong."""
-    form = await _read_form(request)
-    lang = pick_lang(str(form.get("lang") or request.query_params.get("lang") or "ja"))
+    again = partial(_form_again, request, service, catalog, settings, templates)
     try:
-        submission = await _submission(form, lang, "web", None)
+        form = await read_submission(request, "photos")
+    except (PayloadTooLarge, InvalidInput) as error:  # too large or unreadable: nothing kept
+        return again(page_lang, {}, error)  # the language the page is shown in (?lang=)
+    try:
+        submission = _submission(form, "web", None)
         with request.app.state.rate_limiter.submission(client_address(request)):
             outcome = await _submit(service, submission)
     except InvalidInput as error:
-        context = _form_context(request, service, catalog, settings, lang)
-        values = {k: v for k, v in form.multi_items() if isinstance(v, str)}
-        message = error.detail_ja if lang == "ja" else error.detail
-        return templates.TemplateResponse(
-            request, "reports/new.html",
-            {**context, "values": values, "error": message, "error_field": error.field,
-             "lang": lang},
-            status_code=422,
-        )
+        return again(form.lang, form.fields, error)
+    lang = form.lang
     suffix = "?lang=en" if lang == "en" else ""
     return RedirectResponse(f"/reports/{outcome.report.id}/receipt{suffix}", status_code=303)
 
@@ -193,7 +177,7 @@ def report_page(number: str, request: Request, service: ServiceDep, settings: Se
 async def support_form(number: str, request: Request, service: ServiceDep) -> Response:
     """'Me too' from the form: count the resident, then show the report."""
     form = await request.form()
-    lang = pick_lang(str(form.get("lang") or "ja"))
+    lang = answer_lang(request, form.get("lang"))
     request.app.state.rate_limiter.hit(client_address(request))
     report = _report_or_404(service, number)
     service.support(report.id)
@@ -239,9 +223,8 @@ async def api_post_report(
         description="Send the same key when retrying: one report, however many tries")] = None,
 ) -> JSONResponse:
     """Post a report; a retry with the same Idempotency-Key returns the first report."""
-    form = await _read_form(request)
-    lang = pick_lang(str(form.get("lang") or request_lang(request)))
-    submission = await _submission(form, lang, "api", idempotency_key)
+    form = await read_submission(request, "photos")
+    submission = _submission(form, "api", idempotency_key)
     # A retry of a stored report is answered from the store and is not counted again.
     outcome = await asyncio.to_thread(service.replay, submission)
     if outcome is None:

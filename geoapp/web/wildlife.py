@@ -17,11 +17,11 @@ from geoapp.errors import InvalidInput, InvalidParameter, NotFound
 from geoapp.features.params import parse_int
 from geoapp.features.source import filter_key
 from geoapp.i18n import Lang
-from geoapp.photos.pipeline import MAX_BYTES
 from geoapp.staff.accounts import Session
 from geoapp.web.assets import LONG_CACHE
 from geoapp.web.context import LangDep, TemplatesDep
-from geoapp.web.intake import client_address
+from geoapp.web.intake import client_address, device_key
+from geoapp.web.intake_forms import read_form, read_photo
 from geoapp.web.negotiation import choose_format
 from geoapp.web.staff_auth import check_csrf, require
 from geoapp.wildlife import detections
@@ -32,7 +32,6 @@ from geoapp.wildlife.vocab import KINDS, SPECIES, STATUSES, VISIBILITIES
 
 router = APIRouter(tags=["Wildlife"])
 GEOJSON = "application/geo+json"
-MAX_BODY = MAX_BYTES * 4 // 3 + 65_536  # one image, base64 or multipart, and the fields
 WildlifeOfficer = Annotated[Session, require("wildlife", "admin")]
 
 
@@ -43,32 +42,28 @@ def _service(request: Request) -> WildlifeService:
 ServiceDep = Annotated[WildlifeService, Depends(_service)]
 
 
-def _device_key(request: Request) -> str | None:
-    key = request.headers.get("x-device-key")
-    auth = request.headers.get("authorization", "")
-    if not key and auth.lower().startswith("bearer "):
-        key = auth[7:].strip()
-    return key
-
-
 async def _body(request: Request) -> tuple[Any, bytes | None]:
-    """The detection as a dict (JSON, or multipart fields), and an uploaded image."""
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > MAX_BODY:
-        raise InvalidInput("image", "the body is too large", detail_ja="送信データが大きすぎます")
+    """The detection as a dict (JSON, or multipart fields), and an uploaded image.
+
+    The body is bounded by the intake's detection door (one image); the image file is read
+    only once its size is known to be within the photo limit.
+    """
     kind = request.headers.get("content-type", "")
     if kind.startswith("multipart/form-data"):
-        form = await request.form(max_files=1, max_fields=20)
+        form = await read_form(request, max_files=1, max_fields=20)
         body: dict[str, Any] = {}
         image = None
-        for name, value in form.multi_items():
-            if isinstance(value, UploadFile):
-                if name != "image":
-                    raise InvalidInput(name, f"unknown file field {name!r}",
-                                       detail_ja=f"不明なファイル項目「{name}」があります")
-                image = await value.read()
-            else:
-                body[name] = value
+        try:
+            for name, value in form.multi_items():
+                if isinstance(value, UploadFile):
+                    if name != "image":
+                        raise InvalidInput(name, f"unknown file field {name!r}",
+                                           detail_ja=f"不明なファイル項目「{name}」があります")
+                    image = await read_photo(value, 0)
+                else:
+                    body[name] = value
+        finally:
+            await form.close()
         return body, image or None
     raw = await request.body()
     try:
@@ -93,8 +88,8 @@ async def post_detection(request: Request, service: ServiceDep) -> JSONResponse:
     confidence (0–1), event (detection or triggered), image (base64). Or multipart with the
     same fields and an ``image`` file. A repeated event_id answers 200 with the stored one.
     """
-    key = _device_key(request)
-    service.devices.authenticate(key)  # 401 before reading a large body
+    key = device_key(request)
+    service.devices.authenticate(key)  # 401 before a byte of the body is read
     body, image = await _body(request)
     received = await asyncio.to_thread(service.ingest.receive, key, body, source="http",
                                        image=image)
