@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.middleware.gzip import GZipMiddleware
 
@@ -132,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,  # Swagger UI would load from a CDN; /api?f=html renders instead
         redoc_url=None,
         lifespan=_lifespan,
+        dependencies=[Depends(problems.refuse_control_characters)],
     )
     app.state.settings = settings
     store = open_reference_store(settings)

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from geoapp.errors import Conflict, NotFound
 from geoapp.keys import key_hash, new_key
 from geoapp.store.schema import api_keys
+from geoapp.text import check_text
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class ApiKeys:
 
     def issue(self, name: str, now: datetime) -> str:
         """A new key for client ``name``; the only time the key itself is seen."""
+        check_text("name", name)
         key = new_key()
         with self.engine.begin() as conn:
             if conn.execute(sa.select(api_keys.c.id).where(api_keys.c.name == name)).first():
@@ -49,6 +51,7 @@ class ApiKeys:
 
     def revoke(self, name: str, now: datetime) -> None:
         """Stop a key working at once."""
+        check_text("name", name)
         with self.engine.begin() as conn:
             done = conn.execute(api_keys.update().where(
                 api_keys.c.name == name, api_keys.c.revoked_at.is_(None)

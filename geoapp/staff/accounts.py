@@ -14,6 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from geoapp.errors import Conflict, InvalidInput, NotFound
 from geoapp.store.schema import departments, staff_sessions, staff_users
+from geoapp.text import check_text, check_texts
 
 Role = Literal["admin", "road", "department", "wildlife"]
 ROLES: tuple[Role, ...] = ("admin", "road", "department", "wildlife")
@@ -88,6 +89,8 @@ class Accounts:
                display_name: str | None = None, email: str | None = None,
                department_code: str | None = None) -> StaffUser:
         """Add a member of staff; InvalidInput for a bad name, role or password."""
+        check_texts({"username": username, "display_name": display_name, "email": email,
+                     "department": department_code})
         username = username.strip()
         if not username or len(username) > 60 or not username.replace("-", "").replace(
                 "_", "").replace(".", "").isalnum():
@@ -143,6 +146,7 @@ class Accounts:
 
     def authenticate(self, username: str, password: str, now: datetime) -> StaffUser:
         """The user if the password is right; LoginRefused (with a pause to impose) if not."""
+        check_text("username", username)  # PostgreSQL refuses NUL even in a WHERE clause
         with self.engine.begin() as conn:
             row = conn.execute(sa.select(staff_users).where(
                 staff_users.c.username == username.strip())).first()

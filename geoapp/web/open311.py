@@ -27,6 +27,7 @@ from geoapp.errors import (
     RateLimited,
     Unauthorized,
 )
+from geoapp.features.params import parse_datetime, parse_id, parse_int
 from geoapp.open311 import documents as doc
 from geoapp.reports.service import ReportService, Submission
 from geoapp.staff.accounts import StaffUser
@@ -206,13 +207,7 @@ async def create_request(fmt: str, request: Request) -> Response:
 
 def _date(params: dict[str, str], name: str) -> datetime | None:
     text = params.get(name)
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidParameter(name, f"{text!r} is not a W3C date-time") from None
-    return value if value.tzinfo else value.replace(tzinfo=doc.JST)
+    return parse_datetime(name, text, zone=doc.JST) if text else None
 
 
 @router.get("/requests.{fmt}", summary="Service requests (default: the last 90 days)")
@@ -225,8 +220,9 @@ async def list_requests(fmt: str, request: Request) -> Response:
         query = sa.select(reports.c.id).join(statuses, statuses.c.code == reports.c.status_code)
         ids = params.get("service_request_id")
         if ids:
-            wanted = [i.strip() for i in ids.split(",") if i.strip().isdigit()]
-            query = query.where(reports.c.id.in_([int(i) for i in wanted]))
+            wanted = [parse_int("service_request_id", i.strip(), default=0, minimum=1)
+                      for i in ids.split(",") if i.strip()]
+            query = query.where(reports.c.id.in_(wanted))
         else:
             end = _date(params, "end_date") or datetime.now(UTC)
             start = _date(params, "start_date") or end - DEFAULT_WINDOW
@@ -254,9 +250,7 @@ async def get_request(request_id: str, fmt: str, request: Request) -> Response:
     """One report, as a one-element list."""
     async def work() -> Response:
         _check_jurisdiction(_params(request))
-        if not request_id.isdigit():
-            raise NotFound(f"no service request {request_id!r}")
-        report = _service(request).store.get(int(request_id))
+        report = _service(request).store.get(parse_id(request_id, "service request"))
         return _answer(_format(fmt), _request_docs(request, [report]), "service_requests",
                        "request")
     return await _guard(fmt, work)
@@ -299,10 +293,10 @@ async def post_update(fmt: str, request: Request) -> Response:
         if key is None:
             raise Forbidden("api_key is missing or not valid")
         report_id = values.get("service_request_id", "")
-        if not report_id.isdigit():
+        if not report_id:
             raise InvalidInput("service_request_id", "give the service_request_id")
         store = _service(request).store
-        report = store.get(int(report_id))
+        report = store.get(parse_id(report_id, "service request"))
         actor = StaffUser(0, f"api:{key.name}", f"API {key.name}", None, "road", None, True)
         wanted = (values.get("status") or "").upper()
         is_open = next(s.is_open for s in store.statuses() if s.code == report.status_code)

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import logging
+import secrets
+
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from geoapp.errors import GeoappError, InvalidInput, InvalidParameter, RateLimited, status_for
+from geoapp.errors import (
+    GeoappError,
+    InvalidInput,
+    InvalidParameter,
+    NotFound,
+    RateLimited,
+    status_for,
+)
 from geoapp.i18n import Lang, pick_lang
+from geoapp.text import control_character
 
 PROBLEM_TYPE = "application/problem+json"
+logger = logging.getLogger("geoapp.errors")
 
 
 def problem(status: int, title: str, detail: str, **extra: object) -> JSONResponse:
@@ -88,8 +100,35 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    """Anything unforeseen: a 500 that names an error id, the same id as in the log."""
+    error_id = secrets.token_hex(4)
+    logger.error("unexpected error %s on %s %s", error_id, request.method, request.url.path,
+                 exc_info=exc)
+    response = respond(request, 500, "Internal server error",
+                       f"something went wrong on our side (error id {error_id})",
+                       error_id=error_id)
+    response.headers["X-Error-Id"] = error_id
+    return response
+
+
+async def refuse_control_characters(request: Request) -> None:
+    """A dependency of every route: no NUL or other control character in the URL.
+
+    Such text would only reach a lookup (and PostgreSQL refuses NUL even there): a path
+    holding one names nothing (404), a query parameter holding one is malformed (400).
+    """
+    if control_character(request.scope["path"]) is not None:
+        raise NotFound("no such page")
+    for name, value in request.query_params.multi_items():
+        code = control_character(name) or control_character(value)
+        if code is not None:
+            raise InvalidParameter(name, f"contains a control character ({code})")
+
+
 def install(app: FastAPI) -> None:
     """Register the error handlers on ``app``."""
+    app.add_exception_handler(Exception, _unexpected)
     app.add_exception_handler(GeoappError, _geoapp_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

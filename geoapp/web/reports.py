@@ -9,12 +9,13 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Query
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
 from geoapp.errors import InvalidInput, NotFound
+from geoapp.features.params import parse_id
 from geoapp.i18n import Lang, pick_lang
 from geoapp.maps.picker import build_picker_map, build_report_map
 from geoapp.reports.service import MAX_PHOTOS, Outcome, ReportService, Submission
@@ -162,9 +163,7 @@ async def report_form_submit(request: Request, service: ServiceDep, catalog: Cat
 
 
 def _report_or_404(service: ReportService, number: str) -> Report:
-    if not number.isdigit():
-        raise NotFound(f"no report {number!r}")
-    return service.store.get(int(number))
+    return service.store.get(parse_id(number, "report"))
 
 
 @router.get("/reports/{number}/receipt", include_in_schema=False)
@@ -250,7 +249,9 @@ async def api_post_report(
 
 @router.get(f"{API}/reports/nearby", tags=["Reports"],
             summary="Open reports of a category within 250 m (to add 'me too' instead)")
-def api_nearby(request: Request, service: ServiceDep, lat: float, lon: float,
+def api_nearby(request: Request, service: ServiceDep,
+               lat: Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False)],
+               lon: Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False)],
                category: str) -> JSONResponse:
     """Open reports of the same category within 250 m, nearest first (EPSG:6676 metres)."""
     found = service.nearby(lon, lat, category)

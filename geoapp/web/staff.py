@@ -11,6 +11,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from geoapp.errors import Forbidden, InvalidInput, NotFound
+from geoapp.features.params import (
+    FIRST_YEAR,
+    LAST_YEAR,
+    MAX_ID,
+    parse_id,
+    parse_int,
+    whole_number,
+)
 from geoapp.maps.staff import build_staff_map
 from geoapp.staff import exports, figures, queries
 from geoapp.staff.accounts import Session
@@ -59,9 +67,10 @@ def queue_json(request: Request, session: Session = TRIAGE) -> JSONResponse:
 
 
 def _visible_report(request: Request, session: Session, number: str) -> queries.QueueRow:
-    if not number.isdigit() or not queries.exists(_engine(request), int(number)):
+    report_id = parse_id(number, "report")
+    if not queries.exists(_engine(request), report_id):
         raise NotFound(f"no report {number!r}")
-    row = queries.report(_engine(request), session.user, int(number))
+    row = queries.report(_engine(request), session.user, report_id)
     if row is None:
         raise Forbidden("this report is routed to another department")
     return row
@@ -95,8 +104,8 @@ def report_page(number: str, request: Request, templates: TemplatesDep, settings
 
 
 def _int(value: Any) -> int | None:
-    text = str(value or "").strip()
-    return int(text) if text.isdigit() else None
+    number = whole_number(str(value or ""))
+    return number if number is not None and number <= MAX_ID else None
 
 
 @router.post("/staff/reports/{number}/actions")
@@ -149,7 +158,8 @@ def dashboard(request: Request, templates: TemplatesDep, lang: LangDep,
     """The plan's figures for a fiscal year, with monthly counts as a chart and a table."""
     now = datetime.now(UTC)
     years = figures.fiscal_years(_engine(request), now)
-    fy = _int(request.query_params.get("fy")) or years[0]
+    fy = parse_int("fy", request.query_params.get("fy"), default=years[0],
+                   minimum=FIRST_YEAR, maximum=LAST_YEAR)
     data = figures.figures(_engine(request), fy, lang)
     peak = max([n for _, n in data.monthly_posted + data.monthly_handled] + [1])
     return templates.TemplateResponse(request, "staff/dashboard.html", {

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from geoapp.errors import InvalidInput, InvalidParameter, NotFound
-from geoapp.features.params import parse_int
+from geoapp.features.params import parse_id, parse_int
 from geoapp.features.source import filter_key
 from geoapp.i18n import Lang
 from geoapp.photos.pipeline import MAX_BYTES
@@ -274,12 +274,12 @@ async def staff_register(request: Request, session: WildlifeOfficer, service: Se
 
 
 @router.post("/staff/wildlife/devices/{device_id}/status", include_in_schema=False)
-async def staff_status(device_id: int, request: Request, session: WildlifeOfficer,
+async def staff_status(device_id: str, request: Request, session: WildlifeOfficer,
                        service: ServiceDep, templates: TemplatesDep) -> Response:
     """Mark a device active, under maintenance or retired."""
     await check_csrf(request, session)
     form = await request.form()
-    service.devices.set_status(device_id, str(form.get("status") or ""))
+    service.devices.set_status(parse_id(device_id, "device"), str(form.get("status") or ""))
     return _staff_page(request, templates, service, session)
 
 
