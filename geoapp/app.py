@@ -49,7 +49,7 @@ from geoapp.yamlfile import read_yaml
 
 
 def _openapi(app: FastAPI, settings: Settings) -> dict:
-    """The OpenAPI document, with the items limit described as clients (GDAL) read it."""
+    """The OpenAPI document: the items limit as clients (GDAL) read it, the refusals declared."""
     if app.openapi_schema:
         return app.openapi_schema
     schema = get_openapi(title=app.title, version=app.version, routes=app.routes,
@@ -63,8 +63,8 @@ def _openapi(app: FastAPI, settings: Settings) -> dict:
                                "default": settings.items_default_limit}
         elif param["name"] == "offset":
             param["schema"] = {"type": "integer", "minimum": 0, "default": 0}
-    app.openapi_schema = schema
-    return schema
+    app.openapi_schema = problems.document(schema)
+    return app.openapi_schema
 
 
 def open_reference_store(settings: Settings) -> ReportStore:

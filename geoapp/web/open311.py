@@ -35,8 +35,25 @@ from geoapp.staff.workflow import ActionRequest
 from geoapp.store.schema import report_events, reports, statuses
 from geoapp.web.context import base_url
 from geoapp.web.intake import client_address
+from geoapp.web.problems import documented
 
-router = APIRouter(prefix="/open311/v2", tags=["Open311 GeoReport v2"])
+#: Open311's error body, in JSON ([{"code": 404, "description": "…"}]) or in XML.
+_ERRORS = {"content": {
+    "application/json": {"schema": {"type": "array", "items": {
+        "type": "object", "required": ["code", "description"],
+        "properties": {"code": {"type": "integer"}, "description": {"type": "string"}}}}},
+    "text/xml": {}}}
+#: What every operation here may answer (declared in the OpenAPI document at /api).
+ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/xml": {}}},
+    400: {"description": "Invalid parameters or fields", **_ERRORS},
+    403: {"description": "api_key missing or not valid", **_ERRORS},
+    # A path that matches no operation at all gets geoapp's problem body instead.
+    404: {"description": "Unknown format, service, request or jurisdiction", "content": {
+        **_ERRORS["content"], **documented(404)[404]["content"]}},
+    429: {"description": "Too many submissions; see Retry-After", **_ERRORS},
+}
+router = APIRouter(prefix="/open311/v2", tags=["Open311 GeoReport v2"], responses=ANSWERS)
 DEFAULT_WINDOW = timedelta(days=90)
 MAX_RESULTS = 1000
 CHANGESET = "2026-11-25T00:00:00+09:00"  # when this endpoint's behaviour last changed
@@ -171,7 +188,9 @@ def _media_url(value: str | None) -> str | None:
     return value
 
 
-@router.post("/requests.{fmt}", summary="Create a service request (api_key required)")
+@router.post("/requests.{fmt}", summary="Create a service request (api_key required)",
+             responses={201: {"description": "Created", "content": {
+                 "application/json": {}, "text/xml": {}}}})
 async def create_request(fmt: str, request: Request) -> Response:
     """A new report; multipart `media` (v2.1 draft) carries photos."""
     async def work() -> Response:

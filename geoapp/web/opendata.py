@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 
 from geoapp.errors import NotFound
 from geoapp.opendata import formats
@@ -32,7 +32,8 @@ def _download(body: bytes, media_type: str, name: str) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-@router.get("/opendata", summary="Open data: every public dataset and its downloads")
+@router.get("/opendata", summary="Open data: every public dataset and its downloads",
+            response_class=HTMLResponse)
 def opendata_page(request: Request, catalog: CatalogDep, templates: TemplatesDep,
                   lang: LangDep) -> Response:
     """The list of public datasets with licence, credit, last update and downloads."""

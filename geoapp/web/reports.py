@@ -24,7 +24,7 @@ from geoapp.store.records import Report
 from geoapp.web.assets import LONG_CACHE
 from geoapp.web.context import CatalogDep, LangDep, SettingsDep, TemplatesDep, base_url
 from geoapp.web.intake import client_address
-from geoapp.web.problems import request_lang
+from geoapp.web.problems import documented, request_lang
 
 router = APIRouter()
 #: Three photos of 15 MB each and the text fields: anything larger is refused unread.
@@ -230,6 +230,8 @@ API = "/api/v1"
             "photos": {"type": "array", "maxItems": MAX_PHOTOS,
                        "items": {"type": "string", "format": "binary"}},
         }}}}}},
+    responses={200: {"description": "A retry with the same Idempotency-Key: the first report"},
+               **documented(400, 409, 413, 422, 429)},
 )
 async def api_post_report(
     request: Request,
@@ -268,7 +270,8 @@ def api_get_report(number: str, request: Request, service: ServiceDep) -> JSONRe
 
 
 @router.post(f"{API}/reports/{{number}}/supporters", tags=["Reports"],
-             summary="'Me too': count one more resident affected")
+             summary="'Me too': count one more resident affected",
+             responses=documented(404, 409, 429))
 def api_support(number: str, request: Request, service: ServiceDep) -> JSONResponse:
     """Add a supporter to an open report."""
     request.app.state.rate_limiter.hit(client_address(request))

@@ -23,6 +23,7 @@ from geoapp.web.assets import LONG_CACHE
 from geoapp.web.context import LangDep, TemplatesDep
 from geoapp.web.intake import client_address
 from geoapp.web.negotiation import choose_format
+from geoapp.web.problems import documented
 from geoapp.web.staff_auth import check_csrf, require
 from geoapp.wildlife import detections
 from geoapp.wildlife.detections import public_position
@@ -85,7 +86,10 @@ def _answer(received: Any) -> JSONResponse:
     return JSONResponse(body, status_code=201 if received.created else 200)
 
 
-@router.post("/api/v1/wildlife/detections", summary="A device reports a detection")
+@router.post("/api/v1/wildlife/detections", summary="A device reports a detection",
+             status_code=201, responses={
+                 200: {"description": "A repeated event_id: the detection stored first"},
+                 **documented(401, 403, 413, 422)})
 async def post_detection(request: Request, service: ServiceDep) -> JSONResponse:
     """Store a detection sent with the device's key (header X-Device-Key).
 
@@ -130,7 +134,8 @@ def _listing(request: Request, templates: Any, source: DetectionSource, lang: La
     return Response(orjson.dumps(body), media_type=GEOJSON, headers={"Content-Language": lang})
 
 
-@router.get("/wildlife/detections", summary="Recent wildlife detections (public)")
+@router.get("/wildlife/detections", summary="Recent wildlife detections (public)",
+            response_class=Response, responses={200: {"content": {GEOJSON: {}, "text/html": {}}}})
 def public_detections(request: Request, service: ServiceDep, templates: TemplatesDep,
                       lang: LangDep, days: int | None = Query(None, ge=1, le=MAX_DAYS),
                       species: str | None = None, f: str | None = None) -> Response:
