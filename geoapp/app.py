@@ -63,8 +63,26 @@ def _openapi(app: FastAPI, settings: Settings) -> dict:
                                "default": settings.items_default_limit}
         elif param["name"] == "offset":
             param["schema"] = {"type": "integer", "minimum": 0, "default": 0}
+    _known_values(app, schema)
     app.openapi_schema = problems.document(schema)
     return app.openapi_schema
+
+
+def _known_values(app: FastAPI, schema: dict) -> None:
+    """Name the values path parameters and report fields may take (others answer 404/422)."""
+    layers = [layer.id for layer in app.state.catalog.collections()]
+    choices = {"collection_id": layers, "layer_id": layers, "fmt": list(open311.FORMATS),
+               "ext": list(opendata.GENERIC), "name": list(opendata.RECOMMENDED)}
+    for operation in (op for ops in schema["paths"].values() for op in ops.values()):
+        for param in operation.get("parameters", []):
+            if param["in"] == "path" and param["name"] in choices:
+                param["schema"] = {"type": "string", "enum": choices[param["name"]]}
+    post = schema["paths"]["/api/v1/reports"]["post"]["requestBody"]["content"]
+    fields = post["multipart/form-data"]["schema"]["properties"]
+    fields["category"]["enum"] = [c.code for c in app.state.reports.store.categories()]
+    west, south, east, north = app.state.reports.boundary.geometry.bounds
+    fields["lat"].update(minimum=round(south, 4), maximum=round(north, 4))
+    fields["lon"].update(minimum=round(west, 4), maximum=round(east, 4))
 
 
 def open_reference_store(settings: Settings) -> ReportStore:

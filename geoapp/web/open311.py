@@ -58,6 +58,7 @@ DEFAULT_WINDOW = timedelta(days=90)
 MAX_RESULTS = 1000
 CHANGESET = "2026-11-25T00:00:00+09:00"  # when this endpoint's behaviour last changed
 _CONTENT = {"json": "application/json", "xml": "text/xml; charset=utf-8"}
+FORMATS = tuple(_CONTENT)
 
 
 def _format(fmt: str) -> str:
