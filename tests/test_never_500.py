@@ -276,3 +276,24 @@ def test_a_browser_gets_the_error_page_with_the_same_id(settings, caplog):
     error_id = response.headers["x-error-id"]
     assert error_id in response.text and error_id in caplog.text
     assert again.headers["x-error-id"] != error_id  # one id per failure
+
+
+def test_staff_form_numbers_out_of_range_are_422_not_misread(staff):
+    number = _post_report(staff).json()["number"]
+    page = staff.get(f"/staff/reports/{number}").text
+    version = page.split('name="version" value="', 1)[1].split('"', 1)[0]
+    for field, value, action in (("duplicate_of", "2147483648", "duplicate"),
+                                 ("assignee", "99999999999", "assign"),
+                                 ("version", "²x", "note")):
+        response = staff.post(f"/staff/reports/{number}/actions", data={
+            "csrf": csrf_of(staff), "action": action, "version": version, "body": "メモ",
+            field: value}, headers={"Accept": "application/json"})
+        assert _problem(response, 422)["field"] == field
+    # Full-width digits from a Japanese IME still mean the number.
+    full_width = str.maketrans("0123456789", "０１２３４５６７８９")
+    response = staff.post(f"/staff/reports/{number}/actions", data={
+        "csrf": csrf_of(staff), "action": "priority", "version": version.translate(full_width),
+        "priority": "１"}, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    [row] = staff.get("/staff/api/reports").json()["reports"]
+    assert row["properties"]["priority"] == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -103,9 +104,17 @@ def report_page(number: str, request: Request, templates: TemplatesDep, settings
         "message": request.query_params.get("done"), "map": staff_map, **_lookups(request)})
 
 
-def _int(value: Any) -> int | None:
-    number = whole_number(str(value or ""))
-    return number if number is not None and number <= MAX_ID else None
+def _int(form: Any, name: str) -> int | None:
+    """A number field of a staff form: None when empty, 422 when not a usable number."""
+    # NFKC: staff typing with a Japanese IME send full-width digits (１２ is 12).
+    text = unicodedata.normalize("NFKC", str(form.get(name) or "")).strip()
+    if not text:
+        return None
+    number = whole_number(text)
+    if number is None or number > MAX_ID:
+        raise InvalidInput(name, f"{name} must be a whole number",
+                           detail_ja=f"{name} は整数で指定してください")
+    return number
 
 
 @router.post("/staff/reports/{number}/actions")
@@ -115,15 +124,15 @@ async def act(number: str, request: Request, templates: TemplatesDep,
     await check_csrf(request, session)
     row = _visible_report(request, session, number)
     form = await request.form()
-    version = _int(form.get("version"))
+    version = _int(form, "version")
     if version is None:
         raise InvalidInput("version", "the form lacks the report's version",
                            detail_ja="フォームに版数がありません。読み込み直してください")
     req = ActionRequest(
         action=str(form.get("action") or ""), version=version,
-        body=str(form.get("body") or "") or None, priority=_int(form.get("priority")),
-        assignee_id=_int(form.get("assignee")), department=str(form.get("department") or "")
-        or None, duplicate_of=_int(form.get("duplicate_of")),
+        body=str(form.get("body") or "") or None, priority=_int(form, "priority"),
+        assignee_id=_int(form, "assignee"), department=str(form.get("department") or "")
+        or None, duplicate_of=_int(form, "duplicate_of"),
         manager=str(form.get("manager") or "") or None)
     request.app.state.workflow.apply(row.id, session.user, req, datetime.now(UTC))
     suffix = "&lang=en" if request.query_params.get("lang") == "en" else ""
