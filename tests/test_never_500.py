@@ -297,3 +297,31 @@ def test_staff_form_numbers_out_of_range_are_422_not_misread(staff):
     assert response.status_code == 303, response.text
     [row] = staff.get("/staff/api/reports").json()["reports"]
     assert row["properties"]["priority"] == 1
+
+
+def test_staff_and_client_texts_with_nul_are_refused_everywhere(engine_client):
+    app = engine_client.app
+    app.state.accounts.create("admin", PASSWORD, "admin", NOW)
+    # The login form: a NUL in the name must not reach PostgreSQL's WHERE clause.
+    page = engine_client.get("/staff/login")
+    token = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    response = engine_client.post("/staff/login", data={
+        "csrf": token, "username": "ad\x00min", "password": PASSWORD},
+        headers={"Accept": "application/json"})
+    assert _problem(response, 422)["field"] == "username"
+    login(engine_client, "admin")
+    csrf = csrf_of(engine_client)
+    response = engine_client.post("/staff/admin/templates", data={
+        "csrf": csrf, "body": "定型\x00文", "status": "fixed"})
+    assert response.status_code == 422 and "body" in response.text
+    response = engine_client.post("/staff/admin/apikeys", data={"csrf": csrf, "name": "x\x00"},
+                                  headers={"Accept": "application/json"})
+    assert _problem(response, 422)["field"] == "name"
+    assert app.state.api_keys.all() == []
+    # Open311 status updates go through the same workflow check.
+    key = app.state.api_keys.issue("contractor", NOW)
+    number = _post_report(engine_client).json()["number"]
+    response = engine_client.post("/open311/v2/servicerequestupdates.json", data={
+        "api_key": key, "service_request_id": number, "description": "完了\x00"})
+    assert response.status_code == 400 and "body" in response.json()[0]["description"]
+    assert engine_client.get("/open311/v2/servicerequestupdates.json").json() == []
