@@ -52,11 +52,14 @@ FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 
 def whole_number(text: str | None) -> int | None:
-    """ASCII digits as an int, else None (``str.isdigit()`` also accepts '²', int() does not)."""
+    """ASCII digits as an int, else None; a number of over 19 digits comes back as MAX_ID * 10.
+
+    ``str.isdigit()`` also says yes to '²' and '١', which int() refuses or reads; and past
+    every bound here, the exact value of thousands of digits is not worth converting.
+    """
     text = (text or "").strip()
     if not text or not (text.isascii() and text.isdigit()):
         return None
-    # More digits than any bound here: keep int() away from thousands of digits.
     return int(text) if len(text) <= 19 else MAX_ID * 10
 
 
@@ -97,17 +100,6 @@ def parse_datetime(name: str, text: str, *, zone: tzinfo = UTC) -> datetime:
     if not FIRST_YEAR <= value.year <= LAST_YEAR:
         raise InvalidParameter(name, f"give a date between {FIRST_YEAR} and {LAST_YEAR}")
     return value if value.tzinfo else value.replace(tzinfo=zone)
-
-
-def parse_number(name: str, text: str | None, low: float, high: float) -> float:
-    """A finite number within low..high (no inf, nan or 1e400), else InvalidParameter."""
-    try:
-        value = float(text or "")
-    except ValueError:
-        raise InvalidParameter(name, f"{text!r} is not a number") from None
-    if not (math.isfinite(value) and low <= value <= high):
-        raise InvalidParameter(name, f"must be a finite number from {low:g} to {high:g}")
-    return value
 
 
 def parse_limit(text: str | None, *, default: int, maximum: int) -> int:
