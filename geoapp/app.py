@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp
@@ -55,7 +55,7 @@ from geoapp.yamlfile import read_yaml
 
 
 def _openapi(app: FastAPI, settings: Settings) -> dict:
-    """The OpenAPI document, with the items limit described as clients (GDAL) read it."""
+    """The OpenAPI document: the items limit as clients (GDAL) read it, the refusals declared."""
     if app.openapi_schema:
         return app.openapi_schema
     schema = get_openapi(title=app.title, version=app.version, routes=app.routes,
@@ -69,8 +69,26 @@ def _openapi(app: FastAPI, settings: Settings) -> dict:
                                "default": settings.items_default_limit}
         elif param["name"] == "offset":
             param["schema"] = {"type": "integer", "minimum": 0, "default": 0}
-    app.openapi_schema = schema
-    return schema
+    _known_values(app, schema)
+    app.openapi_schema = problems.document(schema)
+    return app.openapi_schema
+
+
+def _known_values(app: FastAPI, schema: dict) -> None:
+    """Name the values path parameters and report fields may take (others answer 404/422)."""
+    layers = [layer.id for layer in app.state.catalog.collections()]
+    choices = {"collection_id": layers, "layer_id": layers, "fmt": list(open311.FORMATS),
+               "ext": list(opendata.GENERIC), "name": list(opendata.RECOMMENDED)}
+    for operation in (op for ops in schema["paths"].values() for op in ops.values()):
+        for param in operation.get("parameters", []):
+            if param["in"] == "path" and param["name"] in choices:
+                param["schema"] = {"type": "string", "enum": choices[param["name"]]}
+    post = schema["paths"]["/api/v1/reports"]["post"]["requestBody"]["content"]
+    fields = post["multipart/form-data"]["schema"]["properties"]
+    fields["category"]["enum"] = [c.code for c in app.state.reports.store.categories()]
+    west, south, east, north = app.state.reports.boundary.geometry.bounds
+    fields["lat"].update(minimum=round(south, 4), maximum=round(north, 4))
+    fields["lon"].update(minimum=round(west, 4), maximum=round(east, 4))
 
 
 def open_reference_store(settings: Settings) -> ReportStore:
@@ -154,6 +172,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,  # Swagger UI would load from a CDN; /api?f=html renders instead
         redoc_url=None,
         lifespan=_lifespan,
+        dependencies=[Depends(problems.refuse_control_characters)],
     )
     app.state.settings = settings
     store = open_reference_store(settings)

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from geoapp.errors import Conflict, InvalidInput, NotFound
 from geoapp.keys import key_hash, new_key
 from geoapp.store.schema import api_keys
+from geoapp.text import check_text
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class ApiKeys:
         The only time the key itself is seen.
         """
         quota = check_quota(DEFAULT_QUOTA if quota is None else quota)
+        check_text("name", name)
         key = new_key()
         with self.engine.begin() as conn:
             if conn.execute(sa.select(api_keys.c.id).where(api_keys.c.name == name)).first():
@@ -81,6 +83,7 @@ class ApiKeys:
 
     def revoke(self, name: str, now: datetime) -> None:
         """Stop a key working at once."""
+        check_text("name", name)
         with self.engine.begin() as conn:
             done = conn.execute(api_keys.update().where(
                 api_keys.c.name == name, api_keys.c.revoked_at.is_(None)

@@ -10,6 +10,7 @@ from typing import Any
 
 from geoapp.errors import NotFound
 from geoapp.features.live import LiveSource
+from geoapp.features.params import parse_id
 from geoapp.features.source import BBox, Feature
 from geoapp.store.records import Report
 from geoapp.store.reports import ReportStore
@@ -63,9 +64,7 @@ class ReportSource(LiveSource):
     def get(self, feature_id: str) -> Feature:
         """One public report by number."""
         categories, statuses, shown = self._visible()
-        if not feature_id.isdigit():
-            raise NotFound(f"no report {feature_id!r}")
-        report = self.store.get(int(feature_id))
+        report = self.store.get(parse_id(feature_id, "report"))
         if report.status_code not in shown:
             raise NotFound(f"no report {feature_id!r}")
         return self.publish(report, categories, statuses)

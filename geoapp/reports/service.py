@@ -26,6 +26,7 @@ from geoapp.photos.pipeline import process
 from geoapp.reports.boundary import CityBoundary
 from geoapp.store.records import Category, NewReport, Photo, Report
 from geoapp.store.reports import DuplicateIdempotencyKey, ReportStore
+from geoapp.text import check_text, check_texts
 
 MAX_PHOTOS = 3
 MAX_DESCRIPTION = 4000  # Open311's limit, so every door accepts the same reports
@@ -125,6 +126,14 @@ class ReportService:
 
     def check(self, sub: Submission, now: datetime) -> NewReport:
         """Validate a submission (but not its photos) into a report ready to store."""
+        # Control characters first: PostgreSQL refuses NUL, and none belongs in a report.
+        for code in sub.attributes:  # the names too: they are echoed in messages
+            check_text("attribute", code)
+        check_texts({"category": sub.category, "description": sub.description,
+                     "lat": sub.lat, "lon": sub.lon, "email": sub.email, "name": sub.name,
+                     "media_url": sub.media_url, "Idempotency-Key": sub.idempotency_key,
+                     **{f"attribute[{code}]": value for code, value in sub.attributes.items()}},
+                    multiline=frozenset({"description"}))
         category = self._category(sub.category, now)
         description = (sub.description or "").strip()
         if not description:

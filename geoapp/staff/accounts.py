@@ -15,6 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from geoapp.errors import Conflict, InvalidInput, NotFound
 from geoapp.staff.throttle import LOCK_AFTER, LoginRefused, LoginThrottle
 from geoapp.store.schema import departments, staff_sessions, staff_users
+from geoapp.text import check_text, check_texts
 
 __all__ = ["LOCK_AFTER", "ROLES", "Accounts", "LoginRefused", "Session", "StaffUser"]
 
@@ -76,6 +77,8 @@ class Accounts:
                display_name: str | None = None, email: str | None = None,
                department_code: str | None = None) -> StaffUser:
         """Add a member of staff; InvalidInput for a bad name, role or password."""
+        check_texts({"username": username, "display_name": display_name, "email": email,
+                     "department": department_code})
         username = username.strip()
         if not username or len(username) > 60 or not username.replace("-", "").replace(
                 "_", "").replace(".", "").isalnum():
@@ -136,6 +139,7 @@ class Accounts:
         ``address`` is where the try comes from: failures lock out that address only, and
         names that are not accounts go through exactly the same steps.
         """
+        check_text("username", username)  # PostgreSQL refuses NUL even in a WHERE clause
         self.throttle.admit(username, address, now)
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(staff_users).where(

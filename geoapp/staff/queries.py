@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from geoapp.errors import InvalidParameter
-from geoapp.features.params import parse_bbox
+from geoapp.features.params import MAX_ID, parse_bbox, parse_int, whole_number
 from geoapp.staff.accounts import StaffUser
 from geoapp.store.schema import (
     categories,
@@ -27,6 +27,8 @@ SORTS = {
     "updated": [reports.c.updated_at.desc(), reports.c.id.desc()],
 }
 PER_PAGE = 50
+#: The oldest "older than" filter: a century (more would overflow the date arithmetic).
+MAX_AGE_DAYS = 36_500
 
 
 @dataclass(frozen=True)
@@ -46,13 +48,9 @@ class QueueFilter:
     @classmethod
     def parse(cls, params: dict[str, str]) -> QueueFilter:
         """Filters from query parameters; InvalidParameter for a malformed one."""
-        def number(name: str) -> int | None:
+        def number(name: str, maximum: int = MAX_ID) -> int | None:
             value = (params.get(name) or "").strip()
-            if not value:
-                return None
-            if not value.isdigit():
-                raise InvalidParameter(name, f"{value!r} is not a whole number")
-            return int(value)
+            return parse_int(name, value, default=0, minimum=0, maximum=maximum) if value else None
 
         sort = params.get("sort") or "oldest"
         if sort not in SORTS:
@@ -64,7 +62,7 @@ class QueueFilter:
             department=params.get("department") or None,
             priority=number("priority"),
             assignee=params.get("assignee") or None,
-            older_than_days=number("older_than_days"),
+            older_than_days=number("older_than_days", MAX_AGE_DAYS),
             bbox=parse_bbox(bbox) if bbox else None,
             sort=sort,
             page=max(1, number("page") or 1),
@@ -161,8 +159,10 @@ def _filtered(user: StaffUser, f: QueueFilter, now: datetime) -> sa.Select:
         query = query.where(reports.c.assignee_id.is_(None))
     elif f.assignee == "me":
         query = query.where(reports.c.assignee_id == user.id)
-    elif f.assignee and f.assignee.isdigit():
-        query = query.where(reports.c.assignee_id == int(f.assignee))
+    elif f.assignee and (assignee := whole_number(f.assignee)) is not None:
+        # An id past the column's range is nobody's (and must not reach PostgreSQL).
+        query = query.where(reports.c.assignee_id == assignee if assignee <= MAX_ID
+                            else sa.false())
     if f.older_than_days is not None:
         query = query.where(reports.c.created_at <= now - timedelta(days=f.older_than_days))
     if f.bbox:

@@ -25,6 +25,7 @@ from geoapp.store.schema import (
     subscribers,
     transitions,
 )
+from geoapp.text import check_texts
 
 
 class IllegalTransition(Conflict):
@@ -88,6 +89,9 @@ class Workflow:
 
     def apply(self, report_id: int, user: StaffUser, req: ActionRequest, now: datetime) -> None:
         """Apply one action; Forbidden, InvalidInput, IllegalTransition or StaleEdit if not."""
+        # Before any lookup: PostgreSQL refuses NUL even in a WHERE clause.
+        check_texts({"action": req.action, "body": req.body, "department": req.department,
+                     "manager": req.manager}, multiline=frozenset({"body"}))
         if req.action not in STATE_ACTIONS + OTHER_ACTIONS:
             raise InvalidInput("action", f"unknown action {req.action!r}",
                                detail_ja=f"操作「{req.action}」はありません")

@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from geoapp.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from geoapp.keys import key_hash, new_key
 from geoapp.store import schema
+from geoapp.text import check_text
 from geoapp.transit.timetable import Timetable
 
 #: A position older than this is shown as stale (the issue's two minutes).
@@ -116,15 +117,16 @@ def _number(body: Mapping[str, Any], name: str, low: float, high: float,
 
 
 def _moment(value: Any) -> datetime:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, UTC)
-    if isinstance(value, str):
-        try:
+    # Overflow: 1e300 seconds, or year 1 at +14:00, lie outside what datetime can hold.
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return datetime.fromtimestamp(value, UTC)
+        if isinstance(value, str):
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            moment = None
-        if moment is not None and moment.tzinfo is not None:
-            return moment.astimezone(UTC)
+            if moment.tzinfo is not None:
+                return moment.astimezone(UTC)
+    except (ValueError, OverflowError, OSError):
+        pass
     raise _bad("timestamp", "timestamp must be ISO 8601 with a zone, or Unix seconds",
                "timestamp はタイムゾーン付きの ISO 8601 か Unix 秒で指定してください")
 
@@ -171,6 +173,8 @@ class Positions:
                        "位置が運行区域の外です")
         trip_id, route_id = body.get("trip"), body.get("route")
         for name, value in (("trip", trip_id), ("route", route_id)):
+            if isinstance(value, str):
+                check_text(name, value)  # before the timetable lookup (PostgreSQL and NUL)
             if value is not None and (not isinstance(value, str)
                                       or not self.timetable.has(name, value)):
                 raise _bad(name, f"{name} {value!r} is not in the timetable",

@@ -29,6 +29,7 @@ from geoapp.errors import (
     Unauthorized,
     status_for,
 )
+from geoapp.features.params import parse_datetime, parse_id, parse_int
 from geoapp.japantime import JST
 from geoapp.open311 import documents as doc
 from geoapp.open311.keys import ApiKey
@@ -39,12 +40,30 @@ from geoapp.store.schema import report_events, reports, statuses
 from geoapp.web.context import base_url
 from geoapp.web.intake import answer_lang, api_key_before_body
 from geoapp.web.intake_forms import read_form, read_submission
+from geoapp.web.problems import documented
 
-router = APIRouter(prefix="/open311/v2", tags=["Open311 GeoReport v2"])
+#: Open311's error body, in JSON ([{"code": 404, "description": "…"}]) or in XML.
+_ERRORS = {"content": {
+    "application/json": {"schema": {"type": "array", "items": {
+        "type": "object", "required": ["code", "description"],
+        "properties": {"code": {"type": "integer"}, "description": {"type": "string"}}}}},
+    "text/xml": {}}}
+#: What every operation here may answer (declared in the OpenAPI document at /api).
+ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/xml": {}}},
+    400: {"description": "Invalid parameters or fields", **_ERRORS},
+    403: {"description": "api_key missing or not valid", **_ERRORS},
+    # A path that matches no operation at all gets geoapp's problem body instead.
+    404: {"description": "Unknown format, service, request or jurisdiction", "content": {
+        **_ERRORS["content"], **documented(404)[404]["content"]}},
+    429: {"description": "Too many submissions; see Retry-After", **_ERRORS},
+}
+router = APIRouter(prefix="/open311/v2", tags=["Open311 GeoReport v2"], responses=ANSWERS)
 DEFAULT_WINDOW = timedelta(days=90)
 MAX_RESULTS = 1000
 CHANGESET = "2026-11-25T00:00:00+09:00"  # when this endpoint's behaviour last changed
 _CONTENT = {"json": "application/json", "xml": "text/xml; charset=utf-8"}
+FORMATS = tuple(_CONTENT)
 
 
 def _format(fmt: str) -> str:
@@ -181,7 +200,9 @@ def _media_url(value: str | None) -> str | None:
     return value
 
 
-@router.post("/requests.{fmt}", summary="Create a service request (api_key required)")
+@router.post("/requests.{fmt}", summary="Create a service request (api_key required)",
+             responses={201: {"description": "Created", "content": {
+                 "application/json": {}, "text/xml": {}}}})
 async def create_request(fmt: str, request: Request) -> Response:
     """A new report; multipart `media` (v2.1 draft) carries photos."""
     async def work() -> Response:
@@ -217,13 +238,7 @@ async def create_request(fmt: str, request: Request) -> Response:
 
 def _date(params: dict[str, str], name: str) -> datetime | None:
     text = params.get(name)
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidParameter(name, f"{text!r} is not a W3C date-time") from None
-    return value if value.tzinfo else value.replace(tzinfo=JST)
+    return parse_datetime(name, text, zone=JST) if text else None
 
 
 @router.get("/requests.{fmt}", summary="Service requests (default: the last 90 days)")
@@ -236,8 +251,9 @@ async def list_requests(fmt: str, request: Request) -> Response:
         query = sa.select(reports.c.id).join(statuses, statuses.c.code == reports.c.status_code)
         ids = params.get("service_request_id")
         if ids:
-            wanted = [i.strip() for i in ids.split(",") if i.strip().isdigit()]
-            query = query.where(reports.c.id.in_([int(i) for i in wanted]))
+            wanted = [parse_int("service_request_id", i.strip(), default=0, minimum=1)
+                      for i in ids.split(",") if i.strip()]
+            query = query.where(reports.c.id.in_(wanted))
         else:
             end = _date(params, "end_date") or datetime.now(UTC)
             start = _date(params, "start_date") or end - DEFAULT_WINDOW
@@ -265,9 +281,7 @@ async def get_request(request_id: str, fmt: str, request: Request) -> Response:
     """One report, as a one-element list."""
     async def work() -> Response:
         _check_jurisdiction(_params(request))
-        if not request_id.isdigit():
-            raise NotFound(f"no service request {request_id!r}")
-        report = _service(request).store.get(int(request_id))
+        report = _service(request).store.get(parse_id(request_id, "service request"))
         return _answer(_format(fmt), _request_docs(request, [report]), "service_requests",
                        "request")
     return await _guard(fmt, work)
@@ -309,10 +323,10 @@ async def post_update(fmt: str, request: Request) -> Response:
         values = {k: v for k, v in form.multi_items() if isinstance(v, str) and v != ""}
         key = key or _api_key(request, values.get("api_key"))
         report_id = values.get("service_request_id", "")
-        if not report_id.isdigit():
+        if not report_id:
             raise InvalidInput("service_request_id", "give the service_request_id")
         store = _service(request).store
-        report = store.get(int(report_id))
+        report = store.get(parse_id(report_id, "service request"))
         actor = StaffUser(0, f"api:{key.name}", f"API {key.name}", None, "road", None, True)
         wanted = (values.get("status") or "").upper()
         is_open = next(s.is_open for s in store.statuses() if s.code == report.status_code)

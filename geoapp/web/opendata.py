@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 
 from geoapp.errors import NotFound
 from geoapp.opendata import formats
@@ -32,7 +32,8 @@ def _download(body: bytes, media_type: str, name: str) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-@router.get("/opendata", summary="Open data: every public dataset and its downloads")
+@router.get("/opendata", summary="Open data: every public dataset and its downloads",
+            response_class=HTMLResponse)
 def opendata_page(request: Request, catalog: CatalogDep, templates: TemplatesDep,
                   lang: LangDep) -> Response:
     """The list of public datasets with licence, credit, last update and downloads."""
@@ -40,7 +41,9 @@ def opendata_page(request: Request, catalog: CatalogDep, templates: TemplatesDep
         "layers": catalog.collections(), "recommended": RECOMMENDED})
 
 
-@router.get("/opendata/{layer_id}.{ext}", summary="One public layer as GeoJSON, CSV or GeoPackage")
+@router.get("/opendata/{layer_id}.{ext}", summary="One public layer as GeoJSON, CSV or GeoPackage",
+            response_class=Response,
+            responses={200: {"content": {kind.split(";")[0]: {} for kind, _ in GENERIC.values()}}})
 def layer_file(layer_id: str, ext: str, catalog: CatalogDep) -> Response:
     """A whole public layer in a generic format."""
     if ext not in GENERIC:
@@ -58,7 +61,8 @@ def layer_file(layer_id: str, ext: str, catalog: CatalogDep) -> Response:
     return _download(body, media_type, f"{layer_id}.{ext}")
 
 
-@router.get("/opendata/recommended/{name}", summary="A layer in its national recommended format")
+@router.get("/opendata/recommended/{name}", summary="A layer in its national recommended format",
+            response_class=Response, responses={200: {"content": {"text/csv": {}}}})
 def recommended_file(name: str, request: Request, catalog: CatalogDep) -> Response:
     """指定緊急避難場所一覧, 公衆無線LANアクセスポイント一覧, or the Open311 bulk CSV."""
     if name not in RECOMMENDED:

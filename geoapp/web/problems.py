@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import secrets
+from typing import Any
+
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -12,15 +16,80 @@ from geoapp.errors import (
     GeoappError,
     InvalidInput,
     InvalidParameter,
+    NotFound,
     PayloadTooLarge,
     RateLimited,
     StoreUnavailable,
     status_for,
 )
 from geoapp.i18n import pick_lang, t
+from geoapp.text import control_character
 from geoapp.web.intake import answer_lang
 
 PROBLEM_TYPE = "application/problem+json"
+logger = logging.getLogger("geoapp.errors")
+
+
+#: The OpenAPI schema of a problem body (RFC 9457 with geoapp's extension members).
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"}, "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"},
+        "parameter": {"type": "string", "description": "the query parameter at fault"},
+        "field": {"type": "string", "description": "the submitted field at fault"},
+        "error_id": {"type": "string", "description": "also in the server's log (500 only)"},
+    },
+}
+_MEANINGS = {
+    400: "A parameter is malformed or out of range",
+    401: "A key or login is needed",
+    403: "The key or account may not do this",
+    404: "Nothing has this name or number",
+    406: "The format asked for cannot be produced",
+    409: "The request clashes with the current state (e.g. a reused Idempotency-Key)",
+    413: "The body is over this door's limit",
+    422: "The submitted data is invalid; `field` names the culprit",
+    429: "Too many submissions from this client; see Retry-After",
+    503: "The database cannot be reached just now; see Retry-After",
+}
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the problem answers a route gives (for ``responses=``)."""
+    return {status: {"description": _MEANINGS[status], "content": {
+        PROBLEM_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+        for status in statuses}
+
+
+def document(schema: dict[str, Any]) -> dict[str, Any]:
+    """Make an OpenAPI document say what geoapp answers when a request is refused.
+
+    FastAPI declares a 422 with its own body for parameter errors; geoapp answers those 400
+    with a problem body. Any operation with query parameters may answer 400 (no control
+    characters, see ``refuse_control_characters``), any with path parameters 404.
+    """
+    schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Problem"] = PROBLEM_SCHEMA
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    for operation in (op for ops in schema["paths"].values() for op in ops.values()):
+        answers = operation["responses"]
+        generated = answers.get("422", {}).get("content", {}).get("application/json", {})
+        if generated.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
+            del answers["422"]
+        where = {p["in"] for p in operation.get("parameters", [])}
+        for status, place in (("400", "query"), ("404", "path")):
+            if place in where and status not in answers:
+                answers[status] = documented(int(status))[int(status)]
+        f = next((p for p in operation.get("parameters", []) if p["name"] == "f"), None)
+        if f is not None:  # f=html answers a page, and refusals as the readable error page
+            f["schema"] = {"type": "string", "enum": ["json", "geojson", "html"]}
+            for status, answer in answers.items():
+                if status == "200" or status.startswith("4"):
+                    answer.setdefault("content", {}).setdefault("text/html", {})
+    return schema
 
 
 def problem(status: int, title: str, detail: str, **extra: object) -> JSONResponse:
@@ -99,8 +168,35 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    """Anything unforeseen: a 500 that names an error id, the same id as in the log."""
+    error_id = secrets.token_hex(4)
+    logger.error("unexpected error %s on %s %s", error_id, request.method, request.url.path,
+                 exc_info=exc)
+    response = respond(request, 500, "Internal server error",
+                       f"something went wrong on our side (error id {error_id})",
+                       error_id=error_id)
+    response.headers["X-Error-Id"] = error_id
+    return response
+
+
+async def refuse_control_characters(request: Request) -> None:
+    """A dependency of every route: no NUL or other control character in the URL.
+
+    Such text would only reach a lookup (and PostgreSQL refuses NUL even there): a path
+    holding one names nothing (404), a query parameter holding one is malformed (400).
+    """
+    if control_character(request.scope["path"]) is not None:
+        raise NotFound("no such page")
+    for name, value in request.query_params.multi_items():
+        code = control_character(name) or control_character(value)
+        if code is not None:
+            raise InvalidParameter(name, f"contains a control character ({code})")
+
+
 def install(app: FastAPI) -> None:
     """Register the error handlers on ``app``."""
+    app.add_exception_handler(Exception, _unexpected)
     app.add_exception_handler(GeoappError, _geoapp_error)
     app.add_exception_handler(StoreUnavailable, _store_unavailable)
     app.add_exception_handler(RequestValidationError, _validation_error)

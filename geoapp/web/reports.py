@@ -10,11 +10,12 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Query
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
 from geoapp.errors import InvalidInput, NotFound, PayloadTooLarge, status_for
+from geoapp.features.params import parse_id
 from geoapp.i18n import Lang
 from geoapp.maps.picker import build_picker_map, build_report_map
 from geoapp.reports.service import MAX_PHOTOS, Outcome, ReportService, Submission
@@ -24,6 +25,7 @@ from geoapp.web.assets import LONG_CACHE
 from geoapp.web.context import CatalogDep, LangDep, SettingsDep, TemplatesDep, base_url
 from geoapp.web.intake import answer_lang, client_address
 from geoapp.web.intake_forms import SubmissionForm, read_submission
+from geoapp.web.problems import documented
 
 router = APIRouter()
 
@@ -146,9 +148,7 @@ async def report_form_submit(request: Request, service: ServiceDep, catalog: Cat
 
 
 def _report_or_404(service: ReportService, number: str) -> Report:
-    if not number.isdigit():
-        raise NotFound(f"no report {number!r}")
-    return service.store.get(int(number))
+    return service.store.get(parse_id(number, "report"))
 
 
 @router.get("/reports/{number}/receipt", include_in_schema=False)
@@ -215,6 +215,8 @@ API = "/api/v1"
             "photos": {"type": "array", "maxItems": MAX_PHOTOS,
                        "items": {"type": "string", "format": "binary"}},
         }}}}}},
+    responses={200: {"description": "A retry with the same Idempotency-Key: the first report"},
+               **documented(400, 409, 413, 422, 429)},
 )
 async def api_post_report(
     request: Request,
@@ -237,7 +239,9 @@ async def api_post_report(
 
 @router.get(f"{API}/reports/nearby", tags=["Reports"],
             summary="Open reports of a category within 250 m (to add 'me too' instead)")
-def api_nearby(request: Request, service: ServiceDep, lat: float, lon: float,
+def api_nearby(request: Request, service: ServiceDep,
+               lat: Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False)],
+               lon: Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False)],
                category: str) -> JSONResponse:
     """Open reports of the same category within 250 m, nearest first (EPSG:6676 metres)."""
     found = service.nearby(lon, lat, category)
@@ -254,7 +258,8 @@ def api_get_report(number: str, request: Request, service: ServiceDep) -> JSONRe
 
 
 @router.post(f"{API}/reports/{{number}}/supporters", tags=["Reports"],
-             summary="'Me too': count one more resident affected")
+             summary="'Me too': count one more resident affected",
+             responses=documented(404, 409, 429))
 def api_support(number: str, request: Request, service: ServiceDep) -> JSONResponse:
     """Add a supporter to an open report."""
     request.app.state.rate_limiter.hit(client_address(request))

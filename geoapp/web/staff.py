@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -11,6 +12,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from geoapp.errors import Forbidden, InvalidInput, NotFound
+from geoapp.features.params import (
+    FIRST_YEAR,
+    LAST_YEAR,
+    MAX_ID,
+    parse_id,
+    parse_int,
+    whole_number,
+)
 from geoapp.maps.staff import build_staff_map
 from geoapp.staff import exports, figures, queries
 from geoapp.staff.accounts import Session
@@ -59,9 +68,10 @@ def queue_json(request: Request, session: Session = TRIAGE) -> JSONResponse:
 
 
 def _visible_report(request: Request, session: Session, number: str) -> queries.QueueRow:
-    if not number.isdigit() or not queries.exists(_engine(request), int(number)):
+    report_id = parse_id(number, "report")
+    if not queries.exists(_engine(request), report_id):
         raise NotFound(f"no report {number!r}")
-    row = queries.report(_engine(request), session.user, int(number))
+    row = queries.report(_engine(request), session.user, report_id)
     if row is None:
         raise Forbidden("this report is routed to another department")
     return row
@@ -94,9 +104,17 @@ def report_page(number: str, request: Request, templates: TemplatesDep, settings
         "message": request.query_params.get("done"), "map": staff_map, **_lookups(request)})
 
 
-def _int(value: Any) -> int | None:
-    text = str(value or "").strip()
-    return int(text) if text.isdigit() else None
+def _int(form: Any, name: str) -> int | None:
+    """A number field of a staff form: None when empty, 422 when not a usable number."""
+    # NFKC: staff typing with a Japanese IME send full-width digits (１２ is 12).
+    text = unicodedata.normalize("NFKC", str(form.get(name) or "")).strip()
+    if not text:
+        return None
+    number = whole_number(text)
+    if number is None or number > MAX_ID:
+        raise InvalidInput(name, f"{name} must be a whole number",
+                           detail_ja=f"{name} は整数で指定してください")
+    return number
 
 
 @router.post("/staff/reports/{number}/actions")
@@ -106,15 +124,15 @@ async def act(number: str, request: Request, templates: TemplatesDep,
     await check_csrf(request, session)
     row = _visible_report(request, session, number)
     form = await request.form()
-    version = _int(form.get("version"))
+    version = _int(form, "version")
     if version is None:
         raise InvalidInput("version", "the form lacks the report's version",
                            detail_ja="フォームに版数がありません。読み込み直してください")
     req = ActionRequest(
         action=str(form.get("action") or ""), version=version,
-        body=str(form.get("body") or "") or None, priority=_int(form.get("priority")),
-        assignee_id=_int(form.get("assignee")), department=str(form.get("department") or "")
-        or None, duplicate_of=_int(form.get("duplicate_of")),
+        body=str(form.get("body") or "") or None, priority=_int(form, "priority"),
+        assignee_id=_int(form, "assignee"), department=str(form.get("department") or "")
+        or None, duplicate_of=_int(form, "duplicate_of"),
         manager=str(form.get("manager") or "") or None)
     request.app.state.workflow.apply(row.id, session.user, req, datetime.now(UTC))
     suffix = "&lang=en" if request.query_params.get("lang") == "en" else ""
@@ -149,7 +167,8 @@ def dashboard(request: Request, templates: TemplatesDep, lang: LangDep,
     """The plan's figures for a fiscal year, with monthly counts as a chart and a table."""
     now = datetime.now(UTC)
     years = figures.fiscal_years(_engine(request), now)
-    fy = _int(request.query_params.get("fy")) or years[0]
+    fy = parse_int("fy", request.query_params.get("fy"), default=years[0],
+                   minimum=FIRST_YEAR, maximum=LAST_YEAR)
     data = figures.figures(_engine(request), fy, lang)
     peak = max([n for _, n in data.monthly_posted + data.monthly_handled] + [1])
     return templates.TemplateResponse(request, "staff/dashboard.html", {

@@ -11,9 +11,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from geoapp.errors import Conflict, InvalidInput
+from geoapp.features.params import parse_id
 from geoapp.open311.keys import DEFAULT_QUOTA
 from geoapp.staff.accounts import ROLES, Session
 from geoapp.store.schema import response_templates
+from geoapp.text import check_texts
 from geoapp.web.context import TemplatesDep
 from geoapp.web.staff_auth import check_csrf, require
 
@@ -59,11 +61,12 @@ async def create_user(request: Request, templates: TemplatesDep,
 
 
 @router.post("/staff/admin/users/{user_id}/active")
-async def set_active(user_id: int, request: Request, session: Session = ADMIN) -> Response:
+async def set_active(user_id: str, request: Request, session: Session = ADMIN) -> Response:
     """Enable or disable an account."""
     await check_csrf(request, session)
     form = await request.form()
-    request.app.state.accounts.set_active(user_id, form.get("active") == "1")
+    request.app.state.accounts.set_active(parse_id(user_id, "staff user"),
+                                          form.get("active") == "1")
     return RedirectResponse("/staff/admin", status_code=303)
 
 
@@ -77,6 +80,11 @@ async def add_template(request: Request, templates: TemplatesDep,
     status = str(form.get("status") or "")
     if not body or not status:
         return _page(request, templates, session, "定型文と状況を入力してください", status=422)
+    try:
+        check_texts({"body": body, "status": status, "category": str(form.get("category") or ""),
+                     "lang": str(form.get("lang") or "")}, multiline=frozenset({"body"}))
+    except InvalidInput as error:
+        return _page(request, templates, session, error.detail_ja, status=422)
     with request.app.state.reports.store.engine.begin() as conn:
         conn.execute(response_templates.insert().values(
             category_code=str(form.get("category") or "") or None, status_code=status,
@@ -85,12 +93,13 @@ async def add_template(request: Request, templates: TemplatesDep,
 
 
 @router.post("/staff/admin/templates/{template_id}/delete")
-async def delete_template(template_id: int, request: Request,
+async def delete_template(template_id: str, request: Request,
                           session: Session = ADMIN) -> Response:
     """Remove a response template."""
     await check_csrf(request, session)
+    number = parse_id(template_id, "template")
     with request.app.state.reports.store.engine.begin() as conn:
-        conn.execute(sa.delete(response_templates).where(response_templates.c.id == template_id))
+        conn.execute(sa.delete(response_templates).where(response_templates.c.id == number))
     return RedirectResponse("/staff/admin", status_code=303)
 
 

@@ -21,6 +21,7 @@ from geoapp.maps.elements import FetchedLayer, MapFinish
 from geoapp.transit.service import BusService
 from geoapp.web.context import CatalogDep, LangDep, SettingsDep, TemplatesDep
 from geoapp.web.intake import bearer_key
+from geoapp.web.problems import documented
 
 PROTOBUF = "application/x-protobuf"
 
@@ -88,7 +89,7 @@ def stop_page(stop_id: str, request: Request, buses: BusesDep, templates: Templa
 
 
 @router.post("/api/v1/buses/positions", summary="Post a bus's position (device key)",
-             status_code=201)
+             status_code=201, responses=documented(401, 403, 413, 422))
 async def post_position(request: Request, buses: BusesDep) -> Response:
     """A bus reports where it is: JSON vehicle, trip or route, lat, lon, bearing, timestamp.
 

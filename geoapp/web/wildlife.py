@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from geoapp.errors import InvalidInput, InvalidParameter, NotFound
-from geoapp.features.params import parse_int
+from geoapp.features.params import parse_id, parse_int
 from geoapp.features.source import filter_key
 from geoapp.i18n import Lang
 from geoapp.staff.accounts import Session
@@ -23,6 +23,7 @@ from geoapp.web.context import LangDep, TemplatesDep
 from geoapp.web.intake import client_address, device_key
 from geoapp.web.intake_forms import read_form, read_photo
 from geoapp.web.negotiation import choose_format
+from geoapp.web.problems import documented
 from geoapp.web.staff_auth import check_csrf, require
 from geoapp.wildlife import detections
 from geoapp.wildlife.detections import public_position
@@ -80,7 +81,10 @@ def _answer(received: Any) -> JSONResponse:
     return JSONResponse(body, status_code=201 if received.created else 200)
 
 
-@router.post("/api/v1/wildlife/detections", summary="A device reports a detection")
+@router.post("/api/v1/wildlife/detections", summary="A device reports a detection",
+             status_code=201, responses={
+                 200: {"description": "A repeated event_id: the detection stored first"},
+                 **documented(401, 403, 413, 422)})
 async def post_detection(request: Request, service: ServiceDep) -> JSONResponse:
     """Store a detection sent with the device's key (header X-Device-Key).
 
@@ -125,7 +129,8 @@ def _listing(request: Request, templates: Any, source: DetectionSource, lang: La
     return Response(orjson.dumps(body), media_type=GEOJSON, headers={"Content-Language": lang})
 
 
-@router.get("/wildlife/detections", summary="Recent wildlife detections (public)")
+@router.get("/wildlife/detections", summary="Recent wildlife detections (public)",
+            response_class=Response, responses={200: {"content": {GEOJSON: {}, "text/html": {}}}})
 def public_detections(request: Request, service: ServiceDep, templates: TemplatesDep,
                       lang: LangDep, days: int | None = Query(None, ge=1, le=MAX_DAYS),
                       species: str | None = None, f: str | None = None) -> Response:
@@ -269,12 +274,12 @@ async def staff_register(request: Request, session: WildlifeOfficer, service: Se
 
 
 @router.post("/staff/wildlife/devices/{device_id}/status", include_in_schema=False)
-async def staff_status(device_id: int, request: Request, session: WildlifeOfficer,
+async def staff_status(device_id: str, request: Request, session: WildlifeOfficer,
                        service: ServiceDep, templates: TemplatesDep) -> Response:
     """Mark a device active, under maintenance or retired."""
     await check_csrf(request, session)
     form = await request.form()
-    service.devices.set_status(device_id, str(form.get("status") or ""))
+    service.devices.set_status(parse_id(device_id, "device"), str(form.get("status") or ""))
     return _staff_page(request, templates, service, session)
 
 

@@ -23,6 +23,7 @@ from geoapp.japantime import JST
 from geoapp.mail.outbox import enqueue
 from geoapp.reports.boundary import CityBoundary
 from geoapp.store.schema import staff_users, wildlife_subscriptions
+from geoapp.text import check_text
 from geoapp.wildlife.detections import Detection, public_position
 from geoapp.wildlife.devices import Device
 from geoapp.wildlife.vocab import SPECIES, label, species_code
@@ -52,6 +53,7 @@ class Alerts:
                   lon: float | None = None, lat: float | None = None,
                   radius_m: float | None = None) -> str:
         """Record an unconfirmed subscription and queue the mail asking to confirm it."""
+        check_text("email", email)  # the address pattern lets NUL through
         email = (email or "").strip()
         if len(email) > 254 or not _EMAIL.match(email):
             raise InvalidInput("email", "the e-mail address is not valid",

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from geoapp.errors import InvalidInput, NotFound, Unauthorized
 from geoapp.keys import key_hash, new_key
 from geoapp.store.schema import wildlife_devices
+from geoapp.text import check_texts
 from geoapp.wildlife.vocab import KINDS, STATUSES, VISIBILITIES, choice, species_code
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
@@ -68,6 +69,8 @@ class Devices:
                  officers: Sequence[str] = (), visibility: str = "mesh",
                  status: str = "active") -> tuple[Device, str]:
         """A new device and its key; the only time the key itself is seen."""
+        check_texts({"name": name, "kind": kind, "owner": owner, "visibility": visibility,
+                     "status": status, "officers": " ".join(officers)})
         name = name.strip()
         if not name or len(name) > 200:
             raise InvalidInput("name", "give the device a name (at most 200 characters)",

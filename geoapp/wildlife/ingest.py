@@ -22,6 +22,7 @@ from geoapp.japantime import JST
 from geoapp.photos.media import MediaStore
 from geoapp.photos.pipeline import process
 from geoapp.store.schema import wildlife_detections
+from geoapp.text import check_texts
 from geoapp.wildlife.alerts import Alerts
 from geoapp.wildlife.detections import Detection, detection_from_row
 from geoapp.wildlife.devices import Devices
@@ -136,6 +137,8 @@ class Ingest:
         if unknown:
             raise _invalid(unknown[0], f"unknown field {unknown[0]!r}",
                            f"不明な項目「{unknown[0]}」があります")
+        check_texts({name: value for name, value in body.items()
+                     if isinstance(value, str) and name != "image"})
         event_id = body.get("event_id")
         if isinstance(event_id, int) and not isinstance(event_id, bool):
             event_id = str(event_id)

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from geoapp.errors import NotFound
 from geoapp.features.live import LiveSource
+from geoapp.features.params import parse_id
 from geoapp.features.source import BBox, Feature
 from geoapp.i18n import Lang
 from geoapp.japantime import JST
@@ -93,7 +94,7 @@ class DetectionSource(LiveSource):
 
     def get(self, feature_id: str) -> Feature:
         """One detection in the window, if it may be seen."""
-        found = store.get(self.engine, int(feature_id)) if feature_id.isdigit() else None
+        found = store.get(self.engine, parse_id(feature_id, "detection"))
         since = datetime.now(UTC) - timedelta(days=self.days)
         feature = self.publish(found) if found and found.observed_at >= since else None
         if feature is None:
