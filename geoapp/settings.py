@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -44,6 +45,12 @@ class Settings(BaseSettings):
     reports_yaml: Path = PROJECT_ROOT / "data" / "reports.yaml"
     report_rate_limit: int = Field(default=10, ge=1, description="Submissions per window.")
     report_rate_window: int = Field(default=600, ge=1, description="Seconds.")
+    # Every core but one, left to the web workers (1 on a 2-core machine).
+    photo_workers: int = Field(
+        default_factory=lambda: max(1, (os.cpu_count() or 2) - 1), ge=0, le=64,
+        description="Photo worker processes per web worker; 0: photos in the web process.")
+    photo_queue: int = Field(default=4, ge=0, le=1000,
+                             description="Photos that may wait for a worker; then callers wait.")
     trusted_proxies: list[str] = Field(
         default_factory=list,
         description="Proxies (addresses or CIDR blocks) whose X-Forwarded-For is believed.")
