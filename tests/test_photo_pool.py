@@ -6,6 +6,9 @@ import io
 import os
 import pickle
 import signal
+import subprocess
+import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -124,6 +127,33 @@ def test_a_killed_worker_is_replaced_and_the_photo_still_made(pool):
     second = pool.process(phone_jpeg())
     assert second.made_by not in (first.made_by, os.getpid())
     assert os.getpriority(os.PRIO_PROCESS, second.made_by) > my_priority()
+
+
+def running(pid: int) -> bool:
+    """Whether a process exists and is not a zombie waiting to be reaped."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            stat = fh.read()
+    except FileNotFoundError:
+        return False
+    return stat[stat.rfind(")") + 2] != "Z"
+
+
+def test_workers_leave_when_their_web_process_is_killed():
+    # A web worker killed with SIGKILL never closes its pool: its workers must not linger.
+    script = ("import os, signal\n"
+              "from geoapp.photos.pool import PhotoPool\n"
+              "from tests.imaging import phone_jpeg\n"
+              "print(PhotoPool(workers=1).process(phone_jpeg()).made_by, flush=True)\n"
+              "os.kill(os.getpid(), signal.SIGKILL)\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    worker = int(done.stdout)
+    deadline = time.monotonic() + 30  # a bound on waiting, not a speed check
+    while running(worker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not running(worker)
 
 
 def test_a_closed_pool_refuses_work():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+import time
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -20,11 +21,23 @@ from geoapp.photos.pipeline import ProcessedPhoto, process
 
 #: Added to the workers' niceness: the kernel then prefers the web workers when both are ready.
 WORKER_NICENESS = 10
+#: How often a worker checks that the web process that started it is still alive.
+PARENT_CHECK_SECONDS = 1.0
 
 
-def _lower_priority() -> None:
-    """Pool initializer: make this worker process yield the CPU to the web workers."""
+def _init_worker() -> None:
+    """Pool initializer: yield the CPU to the web workers, and die with the parent."""
     os.nice(WORKER_NICENESS)
+    parent = os.getppid()
+
+    def watch() -> None:
+        # A web worker killed with SIGKILL never shuts its pool down, and a worker waiting
+        # for work would wait forever: it notices being re-parented and leaves.
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 class PhotoPool:
@@ -56,7 +69,7 @@ class PhotoPool:
                 # sender, MQTT) whose locks a forked child would inherit held.
                 self._executor = ProcessPoolExecutor(
                     self.workers, mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_lower_priority)
+                    initializer=_init_worker)
             return self._executor
 
     def _replace_broken(self, broken: ProcessPoolExecutor) -> None:
