@@ -148,7 +148,7 @@ async def viewer(client: httpx.AsyncClient, phase: Phase, stop_at: float, think:
 
 
 async def submit_one(client: httpx.AsyncClient, photo: bytes, number: int,
-                     phase: Phase | None) -> int | None:
+                     phase: Phase) -> int | None:
     """Post one report with one photo; its number when acknowledged (201)."""
     start = time.perf_counter()
     try:
@@ -161,16 +161,13 @@ async def submit_one(client: httpx.AsyncClient, photo: bytes, number: int,
         status = str(response.status_code)
     except httpx.HTTPError as error:
         status, response = type(error).__name__, None
-    if phase is not None:
-        phase.record("submit", status, time.perf_counter() - start)
-        if status != "201" and len(phase.errors) < 5:
-            body = response.text[:200] if response is not None else ""
-            phase.errors.append(f"submit #{number}: {status} {body}")
+    phase.record("submit", status, time.perf_counter() - start)
+    if status != "201" and len(phase.errors) < 5:
+        body = response.text[:200] if response is not None else ""
+        phase.errors.append(f"submit #{number}: {status} {body}")
     if status == "201" and response is not None:
-        number_acked = int(response.json()["number"])
-        if phase is not None:
-            phase.acknowledged.append(number_acked)
-        return number_acked
+        phase.acknowledged.append(int(response.json()["number"]))
+        return phase.acknowledged[-1]
     return None
 
 
@@ -220,15 +217,17 @@ async def run_phase(server: Server, phase: Phase, args: argparse.Namespace,
 
 async def seed_reports(server: Server, photo: bytes) -> list[int]:
     """A few reports for viewers to read (also warms the photo path up)."""
+    seeding = Phase("seed")
     async with httpx.AsyncClient(base_url=f"http://{HOST}:{server.port}",
                                  timeout=REQUEST_TIMEOUT) as client:
-        numbers = [await submit_one(client, photo, -1 - i, None) for i in range(SEED_REPORTS)]
-        for path in viewer_paths([n for n in numbers if n], random.Random(0)).values():
+        for i in range(SEED_REPORTS):
+            await submit_one(client, photo, -1 - i, seeding)
+        if not seeding.acknowledged:
+            raise RuntimeError(f"{server.name}: no seed report was accepted: {seeding.errors}\n"
+                               f"{server.log_tail()}")
+        for path in viewer_paths(seeding.acknowledged, random.Random(0)).values():
             await client.get(path)  # first-request costs: templates, caches, connections
-    found = [n for n in numbers if n is not None]
-    if not found:
-        raise RuntimeError(f"{server.name}: no seed report was accepted:\n{server.log_tail()}")
-    return found
+    return seeding.acknowledged
 
 
 async def lost_reports(server: Server, numbers: list[int]) -> list[int]:
