@@ -51,7 +51,7 @@ from PIL import Image, features
 from geoapp.photos.pipeline import process
 
 ROOT = Path(__file__).resolve().parent.parent
-GEOAPP = ROOT / ".venv" / "bin" / "geoapp"
+PYTHON = ROOT / ".venv" / "bin" / "python"
 HOST = "127.0.0.1"
 ENDPOINT = "/api/v1/reports"
 FIELDS = {"category": "gutter", "lat": "37.9477", "lon": "139.3275"}  # city hall
@@ -140,16 +140,18 @@ class Server:
     """``geoapp serve`` started by this script in its own process group, logging to a file."""
 
     def __init__(self, name: str, data_dir: Path, extra_env: dict[str, str],
-                 workers: int) -> None:
+                 workers: int, root: Path = ROOT) -> None:
         self.name, self.data_dir, self.port = name, data_dir, free_port()
         self.log = data_dir.parent / f"{name}.log"
         self._log_fh = self.log.open("wb")
         env = {**os.environ, "GEOAPP_DATA_DIR": str(data_dir),
                "GEOAPP_REPORT_RATE_LIMIT": "100000", **extra_env}
-        argv = [str(GEOAPP), "serve", "--host", HOST, "--port", str(self.port),
+        # `-m geoapp` run in ``root`` serves that checkout's code (a worktree sharing another
+        # checkout's .venv would otherwise import the code the venv was installed from).
+        argv = [str(PYTHON), "-m", "geoapp", "serve", "--host", HOST, "--port", str(self.port),
                 "--workers", str(workers)]
         # Own session: stop() signals this group only (the server and any workers).
-        self.process = subprocess.Popen(argv, env=env, stdout=self._log_fh,
+        self.process = subprocess.Popen(argv, env=env, cwd=root, stdout=self._log_fh,
                                         stderr=subprocess.STDOUT, start_new_session=True)
 
     def wait_ready(self, timeout: float = 60.0) -> None:

@@ -19,6 +19,7 @@ from geoapp.errors import StoreUnavailable
 from geoapp.mail.outbox import Sender, SmtpConfig
 from geoapp.open311.keys import ApiKeys
 from geoapp.photos.media import MediaStore
+from geoapp.photos.pool import PhotoPool
 from geoapp.reports.boundary import CityBoundary
 from geoapp.reports.layer import ReportSource
 from geoapp.reports.service import ReportService
@@ -138,6 +139,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     subscriber: Subscriber | None = app.state.wildlife_mqtt
     if subscriber is not None:  # wildlife devices publishing over MQTT; reconnects by itself
         subscriber.start()
+    if settings.environment != "test":  # the suite builds hundreds of apps that see no photo
+        app.state.photos.start()  # workers ready before the first photo, not spawned by it
     try:
         yield
     finally:
@@ -145,6 +148,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             subscriber.stop()
         for task in tasks:
             task.cancel()
+        await asyncio.to_thread(app.state.photos.close)
         app.state.reports.store.engine.dispose()
 
 
@@ -176,9 +180,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     store = open_reference_store(settings)
+    # One pool for every door that takes photos (form, API, Open311, wildlife ingest).
+    app.state.photos = PhotoPool(settings.photo_workers, settings.photo_queue)
     app.state.reports = ReportService(
         store, MediaStore(settings.media),
-        CityBoundary(settings.geo_dir / "shibata_boundary_n03.geojson"),
+        CityBoundary(settings.geo_dir / "shibata_boundary_n03.geojson"), app.state.photos,
     )
     app.state.trusted_proxies = intake.parse_networks(settings.trusted_proxies)
     app.state.rate_limiter = RateLimiter(
@@ -200,7 +206,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.wildlife = WildlifeService(
         store.engine, settings.media / "wildlife", app.state.reports.boundary,
         mail_root=settings.base_url or "http://127.0.0.1:8000", layer_root=settings.base_url,
-        recent_days=settings.wildlife_recent_days)
+        recent_days=settings.wildlife_recent_days, photos=app.state.photos)
     app.state.wildlife_mqtt = (
         Subscriber(app.state.wildlife.ingest, settings.mqtt_url, settings.mqtt_topic_prefix,
                    settings.mqtt_client_id) if settings.mqtt_url else None)

@@ -16,6 +16,20 @@ class GeoappError(Exception):
         super().__init__(detail)
         self.detail = detail
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickle by state: errors cross processes (photo workers raise PhotoRejected), and
+        Exception's default would call a subclass's own ``__init__`` with the wrong arguments."""
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(cls: type[GeoappError], args: tuple[object, ...],
+             state: dict[str, object]) -> GeoappError:
+    """An unpickled error: its class, message and attributes, without calling ``__init__``."""
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class InvalidParameter(GeoappError):
     """A query parameter or field is malformed or out of range."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from pathlib import Path
 from typing import Literal
@@ -62,6 +63,12 @@ class Settings(BaseSettings):
     login_checks_per_minute: int = Field(
         default=20, ge=1,
         description="Password checks per account and minute, from all addresses together.")
+    # Every core but one, left to the web workers (1 on a 2-core machine).
+    photo_workers: int = Field(
+        default_factory=lambda: max(1, (os.cpu_count() or 2) - 1), ge=0, le=64,
+        description="Photo worker processes per web worker; 0: photos in the web process.")
+    photo_queue: int = Field(default=4, ge=0, le=1000,
+                             description="Photos that may wait for a worker; then callers wait.")
     trusted_proxies: list[str] = Field(
         default_factory=list,
         description="Proxies (addresses or CIDR blocks) whose X-Forwarded-For is believed.")

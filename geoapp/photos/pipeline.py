@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import os
 import warnings
 from dataclasses import dataclass, field
 from functools import cache
@@ -78,6 +79,8 @@ class ProcessedPhoto:
     width: int
     height: int
     source_format: str  # jpeg, png, webp or heic, as told by the magic bytes
+    #: The process that made it: a photo-pool worker, or the caller when there is no pool.
+    made_by: int = field(default_factory=os.getpid, compare=False)
 
 
 def process(

@@ -22,7 +22,7 @@ from geoapp.geodesy import to_metric
 from geoapp.i18n import Lang
 from geoapp.japantime import JST
 from geoapp.photos.media import MediaStore
-from geoapp.photos.pipeline import process
+from geoapp.photos.pool import PhotoPool
 from geoapp.reports.boundary import CityBoundary
 from geoapp.store.records import Category, NewReport, Photo, Report
 from geoapp.store.reports import DuplicateIdempotencyKey, ReportStore
@@ -83,10 +83,12 @@ def _coordinate(name: str, text: str | None, low: float, high: float) -> float:
 class ReportService:
     """Checks, stores and finds reports; built once at start-up."""
 
-    def __init__(self, store: ReportStore, media: MediaStore, boundary: CityBoundary) -> None:
+    def __init__(self, store: ReportStore, media: MediaStore, boundary: CityBoundary,
+                 photos: PhotoPool | None = None) -> None:
         self.store = store
         self.media = media
         self.boundary = boundary
+        self.photos = photos or PhotoPool()  # no pool given: photos processed in-process
 
     def categories_open(self, now: datetime) -> list[Category]:
         """Categories a resident may choose today (in Japan), in display order."""
@@ -181,7 +183,7 @@ class ReportService:
             replay = self._replay(new)
             if replay:
                 return replay
-        processed = [process(raw, index) for index, raw in enumerate(sub.photos)]
+        processed = self.photos.process_all(sub.photos)
         # Photos first, record second: a crash between them leaves only unreferenced files.
         new.photos = [
             Photo(self.media.put(p.full, "jpg"), self.media.put(p.thumb, "jpg"), p.width, p.height)

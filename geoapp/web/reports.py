@@ -37,14 +37,9 @@ def _service(request: Request) -> ReportService:
 ServiceDep = Annotated[ReportService, Depends(_service)]
 
 
-#: Photo decoding is CPU-bound (an iPhone HEIC takes about 1 s): run submissions in worker
-#: threads, at most this many at once, so the event loop keeps answering other requests.
-_PROCESSING = asyncio.Semaphore(2)
-
-
 async def _submit(service: ReportService, submission: Submission) -> Outcome:
-    async with _PROCESSING:
-        return await asyncio.to_thread(service.submit, submission)
+    # A thread, as submit blocks on the database and on the photo pool (which bounds the CPU).
+    return await asyncio.to_thread(service.submit, submission)
 
 
 def _submission(form: SubmissionForm, source: str, idempotency_key: str | None) -> Submission:

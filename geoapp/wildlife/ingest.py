@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from geoapp.errors import Forbidden, InvalidInput
 from geoapp.japantime import JST
 from geoapp.photos.media import MediaStore
-from geoapp.photos.pipeline import process
+from geoapp.photos.pool import PhotoPool
 from geoapp.store.schema import wildlife_detections
 from geoapp.text import check_texts
 from geoapp.wildlife.alerts import Alerts
@@ -117,11 +117,12 @@ class Ingest:
     """Checks and stores detections from devices, and queues the alerts they cause."""
 
     def __init__(self, engine: sa.Engine, devices: Devices, media: MediaStore,
-                 alerts: Alerts) -> None:
+                 alerts: Alerts, photos: PhotoPool | None = None) -> None:
         self.engine = engine
         self.devices = devices
         self.media = media
         self.alerts = alerts
+        self.photos = photos or PhotoPool()  # no pool given: images processed in-process
 
     def receive(self, key: str | None, body: Any, *, source: str, now: datetime | None = None,
                 device_id: int | None = None, image: bytes | None = None) -> Received:
@@ -165,7 +166,7 @@ class Ingest:
         stored = self._find(dedup)
         if stored is not None:
             return Received(stored, created=False)
-        photo = process(raw_image, 0) if raw_image else None
+        photo = self.photos.process(raw_image, 0) if raw_image else None
         photo_key = thumb_key = None
         if photo is not None:  # files first, record second: a crash leaves only orphans
             photo_key = self.media.put(photo.full, "jpg")
