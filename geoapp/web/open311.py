@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import orjson
@@ -36,7 +37,7 @@ from geoapp.open311.keys import ApiKey
 from geoapp.reports.service import ReportService, Submission
 from geoapp.staff.accounts import StaffUser
 from geoapp.staff.workflow import ActionRequest
-from geoapp.store.schema import report_events, reports, statuses
+from geoapp.store.schema import report_events, reports
 from geoapp.web.context import base_url
 from geoapp.web.intake import answer_lang, api_key_before_body
 from geoapp.web.intake_forms import read_form, read_submission
@@ -247,31 +248,25 @@ async def list_requests(fmt: str, request: Request) -> Response:
     async def work() -> Response:
         params = _params(request)
         _check_jurisdiction(params)
-        store = _service(request).store
-        query = sa.select(reports.c.id).join(statuses, statuses.c.code == reports.c.status_code)
+        conditions: dict[str, Any] = {}
         ids = params.get("service_request_id")
         if ids:
-            wanted = [parse_int("service_request_id", i.strip(), default=0, minimum=1)
-                      for i in ids.split(",") if i.strip()]
-            query = query.where(reports.c.id.in_(wanted))
+            conditions["ids"] = [parse_int("service_request_id", i.strip(), default=0, minimum=1)
+                                 for i in ids.split(",") if i.strip()]
         else:
             end = _date(params, "end_date") or datetime.now(UTC)
-            start = _date(params, "start_date") or end - DEFAULT_WINDOW
-            query = query.where(reports.c.created_at >= start, reports.c.created_at <= end)
+            conditions["created_to"] = end
+            conditions["created_from"] = _date(params, "start_date") or end - DEFAULT_WINDOW
         if params.get("service_code"):
-            query = query.where(reports.c.category_code.in_(params["service_code"].split(",")))
+            conditions["categories_in"] = params["service_code"].split(",")
         if params.get("status"):
             wanted_states = {s.strip().lower() for s in params["status"].split(",")}
             if not wanted_states <= {"open", "closed"}:
                 raise InvalidParameter("status", "status is open, closed or both")
-            if wanted_states == {"open"}:
-                query = query.where(statuses.c.is_open.is_(True))
-            elif wanted_states == {"closed"}:
-                query = query.where(statuses.c.is_open.is_(False))
-        query = query.order_by(reports.c.created_at.desc()).limit(MAX_RESULTS)
-        with store.engine.connect() as conn:
-            found = conn.execute(query).scalars().all()
-        rows = [store.get(i) for i in found]
+            if len(wanted_states) == 1:
+                conditions["is_open"] = wanted_states == {"open"}
+        rows = await asyncio.to_thread(partial(_service(request).store.search,
+                                               limit=MAX_RESULTS, **conditions))
         return _answer(_format(fmt), _request_docs(request, rows), "service_requests", "request")
     return await _guard(fmt, work)
 
@@ -333,20 +328,17 @@ async def post_update(fmt: str, request: Request) -> Response:
         version = _version(store, report.id)
         description = values.get("description")
         now = datetime.now(UTC)
-        workflow = request.app.state.workflow
         if wanted == "CLOSED" and is_open:
-            workflow.apply(report.id, actor, ActionRequest("fix", version, body=description), now)
+            action = "fix"
         elif wanted == "OPEN" and not is_open:
-            workflow.apply(report.id, actor, ActionRequest("reopen", version, body=description),
-                           now)
+            action = "reopen"
         elif wanted in ("OPEN", "CLOSED", ""):
-            workflow.apply(report.id, actor, ActionRequest("reply", version, body=description),
-                           now)
+            action = "reply"
         else:
             raise InvalidInput("status", "status is OPEN or CLOSED")
-        with store.engine.connect() as conn:
-            update_id = conn.execute(sa.select(sa.func.max(report_events.c.id)).where(
-                report_events.c.report_id == report.id)).scalar_one()
+        update_id = await asyncio.to_thread(
+            request.app.state.workflow.apply, report.id, actor,
+            ActionRequest(action, version, body=description), now)
         return _answer(_format(fmt), [{"update_id": str(update_id)}],
                        "service_request_updates", "request_update")
     return await _guard(fmt, work)

@@ -21,10 +21,9 @@ from geoapp.features.params import (
     whole_number,
 )
 from geoapp.maps.staff import build_staff_map
-from geoapp.staff import exports, figures, queries
+from geoapp.staff import exports, figures, queries, replies
 from geoapp.staff.accounts import Session
 from geoapp.staff.workflow import STATE_ACTIONS, ActionRequest
-from geoapp.store.schema import response_templates
 from geoapp.web.context import LangDep, SettingsDep, TemplatesDep
 from geoapp.web.staff_auth import check_csrf, require
 
@@ -84,10 +83,7 @@ def report_page(number: str, request: Request, templates: TemplatesDep, settings
     row = _visible_report(request, session, number)
     service = request.app.state.reports
     engine = _engine(request)
-    with engine.connect() as conn:
-        canned = conn.execute(response_templates.select().where(
-            (response_templates.c.category_code == service.store.get(row.id).category_code)
-            | response_templates.c.category_code.is_(None))).all()
+    canned = replies.for_category(engine, service.store.get(row.id).category_code)
     transitions = service.store.transitions_from(row.status_code)
     # The report among its neighbours (about 500 m around), all open states included.
     around = f"{row.lon - 0.006},{row.lat - 0.005},{row.lon + 0.006},{row.lat + 0.005}"

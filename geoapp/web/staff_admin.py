@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import sqlalchemy as sa
 from fastapi import APIRouter
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -13,8 +12,8 @@ from starlette.responses import RedirectResponse, Response
 from geoapp.errors import Conflict, InvalidInput
 from geoapp.features.params import parse_id
 from geoapp.open311.keys import DEFAULT_QUOTA
+from geoapp.staff import replies
 from geoapp.staff.accounts import ROLES, Session
-from geoapp.store.schema import response_templates
 from geoapp.text import check_texts
 from geoapp.web.context import TemplatesDep
 from geoapp.web.staff_auth import check_csrf, require
@@ -26,8 +25,7 @@ ADMIN = require("admin")
 def _page(request: Request, templates: TemplatesDep, session: Session, error: str | None = None,
           status: int = 200) -> Response:
     store = request.app.state.reports.store
-    with store.engine.connect() as conn:
-        canned = conn.execute(response_templates.select().order_by(response_templates.c.id)).all()
+    canned = replies.all_templates(store.engine)
     return templates.TemplateResponse(request, "staff/admin.html", {
         "session": session, "users": request.app.state.accounts.all(), "roles": ROLES,
         "departments": store.departments(), "categories": store.categories(active_only=False),
@@ -85,10 +83,10 @@ async def add_template(request: Request, templates: TemplatesDep,
                      "lang": str(form.get("lang") or "")}, multiline=frozenset({"body"}))
     except InvalidInput as error:
         return _page(request, templates, session, error.detail_ja, status=422)
-    with request.app.state.reports.store.engine.begin() as conn:
-        conn.execute(response_templates.insert().values(
-            category_code=str(form.get("category") or "") or None, status_code=status,
-            lang=str(form.get("lang") or "ja"), body=body))
+    replies.add_template(
+        request.app.state.reports.store.engine, session.user,
+        category_code=str(form.get("category") or "") or None, status_code=status,
+        lang=str(form.get("lang") or "ja"), body=body, now=datetime.now(UTC))
     return RedirectResponse("/staff/admin", status_code=303)
 
 
@@ -97,9 +95,8 @@ async def delete_template(template_id: str, request: Request,
                           session: Session = ADMIN) -> Response:
     """Remove a response template."""
     await check_csrf(request, session)
-    number = parse_id(template_id, "template")
-    with request.app.state.reports.store.engine.begin() as conn:
-        conn.execute(sa.delete(response_templates).where(response_templates.c.id == number))
+    replies.delete_template(request.app.state.reports.store.engine, session.user,
+                            parse_id(template_id, "template"), datetime.now(UTC))
     return RedirectResponse("/staff/admin", status_code=303)
 
 
