@@ -168,6 +168,15 @@ class ReportStore:
             raise NotFound(f"no report {report_id}")
         return found[0]
 
+    def version(self, report_id: int) -> int:
+        """The report's edit version (staff saves carry it to detect a concurrent change)."""
+        with self.engine.connect() as conn:
+            found = conn.execute(sa.select(reports.c.version).where(reports.c.id == report_id)
+                                 ).scalar()
+        if found is None:
+            raise NotFound(f"no report {report_id}")
+        return found
+
     def contact(self, report_id: int) -> Contact:
         """The reporter's name and e-mail (staff only)."""
         query = sa.select(reports.c.reporter_name, reports.c.reporter_email).where(

@@ -25,7 +25,7 @@ from geoapp.staff import exports, figures, queries, replies
 from geoapp.staff.accounts import Session
 from geoapp.staff.workflow import STATE_ACTIONS, ActionRequest
 from geoapp.web.context import LangDep, SettingsDep, TemplatesDep
-from geoapp.web.staff_auth import check_csrf, require
+from geoapp.web.staff_auth import StaffForm, require
 
 router = APIRouter(include_in_schema=False)
 TRIAGE = require("admin", "road", "department")
@@ -114,12 +114,10 @@ def _int(form: Any, name: str) -> int | None:
 
 
 @router.post("/staff/reports/{number}/actions")
-async def act(number: str, request: Request, templates: TemplatesDep,
-              session: Session = TRIAGE) -> Response:
+def act(number: str, request: Request, templates: TemplatesDep,
+        form: StaffForm, session: Session = TRIAGE) -> Response:
     """Apply one action from the report page; 409 with a clear message if it clashes."""
-    await check_csrf(request, session)
     row = _visible_report(request, session, number)
-    form = await request.form()
     version = _int(form, "version")
     if version is None:
         raise InvalidInput("version", "the form lacks the report's version",
