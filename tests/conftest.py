@@ -69,7 +69,7 @@ def _empty_postgis(url: str) -> None:
             "wildlife_subscriptions, wildlife_detections, wildlife_devices, "
             "transit_positions, transit_vehicles, transit_calendar_dates, "
             "transit_calendar, transit_stop_times, transit_trips, transit_stops, transit_routes, "
-            "transit_agencies, transit_feed, "
+            "transit_agencies, transit_feed, admin_events, "
             "api_keys, report_events, subscribers, outbox, response_templates, map_views, "
             "staff_sessions, staff_users, transitions, report_photos, reports, categories, "
             "statuses, departments RESTART IDENTITY CASCADE"))

@@ -209,6 +209,17 @@ def events(engine: sa.Engine, report_id: int, *, public_only: bool = False) -> l
         return conn.execute(query.order_by(report_events.c.id)).all()
 
 
+def public_updates(engine: sa.Engine, start: datetime, end: datetime,
+                   limit: int) -> list[sa.Row]:
+    """Public replies and state changes (not internal notes) between two moments, oldest first."""
+    query = (sa.select(report_events).where(
+        report_events.c.public.is_(True) | (report_events.c.kind == "action"),
+        report_events.c.at >= start, report_events.c.at <= end)
+        .order_by(report_events.c.id).limit(limit))
+    with engine.connect() as conn:
+        return conn.execute(query).all()
+
+
 def nearby(engine: sa.Engine, user: StaffUser, lon: float, lat: float, exclude: int,
            radius_deg: float = 0.005) -> list[QueueRow]:
     """Other reports around a point (about 500 m), for the staff report map."""

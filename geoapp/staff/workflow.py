@@ -87,8 +87,11 @@ class Workflow:
             raise NotFound(f"no report {report_id}")
         return row
 
-    def apply(self, report_id: int, user: StaffUser, req: ActionRequest, now: datetime) -> None:
-        """Apply one action; Forbidden, InvalidInput, IllegalTransition or StaleEdit if not."""
+    def apply(self, report_id: int, user: StaffUser, req: ActionRequest, now: datetime) -> int:
+        """Apply one action and return the id of the audit event it wrote.
+
+        Forbidden, InvalidInput, IllegalTransition or StaleEdit if it cannot be applied.
+        """
         # Before any lookup: PostgreSQL refuses NUL even in a WHERE clause.
         check_texts({"action": req.action, "body": req.body, "department": req.department,
                      "manager": req.manager}, multiline=frozenset({"body"}))
@@ -117,15 +120,16 @@ class Workflow:
                                 "the same time; reload the page and try again.")
             after = {**before, **{k: v for k, v in changes.items() if k in _TRACKED}}
             kind = "note" if req.action == "note" else "reply" if public else "action"
-            conn.execute(report_events.insert().values(
+            event_id = conn.execute(report_events.insert().values(
                 report_id=report_id, at=now, actor_id=user.id or None,  # 0: an API client
                 actor_name=user.display_name,
                 kind=kind, action=req.action, public=public, body=body,
-                before=before, after=after))
+                before=before, after=after).returning(report_events.c.id)).scalar_one()
             status_changed = after["status_code"] != before["status_code"]
             closing = status_changed and not self._is_open(conn, after["status_code"])
             if public or closing:
                 self._notify(conn, report_id, after["status_code"], body if public else None, now)
+        return event_id
 
     def _is_open(self, conn: sa.Connection, status_code: str) -> bool:
         return bool(conn.execute(sa.select(statuses.c.is_open).where(

@@ -168,6 +168,15 @@ class ReportStore:
             raise NotFound(f"no report {report_id}")
         return found[0]
 
+    def version(self, report_id: int) -> int:
+        """The report's edit version (staff saves carry it to detect a concurrent change)."""
+        with self.engine.connect() as conn:
+            found = conn.execute(sa.select(reports.c.version).where(reports.c.id == report_id)
+                                 ).scalar()
+        if found is None:
+            raise NotFound(f"no report {report_id}")
+        return found
+
     def contact(self, report_id: int) -> Contact:
         """The reporter's name and e-mail (staff only)."""
         query = sa.select(reports.c.reporter_name, reports.c.reporter_email).where(
@@ -216,6 +225,35 @@ class ReportStore:
         if statuses_in is not None:
             query = query.where(reports.c.status_code.in_(list(statuses_in)))
         return self._load(query)
+
+    def search(
+        self,
+        *,
+        ids: Iterable[int] | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        categories_in: Iterable[str] | None = None,
+        is_open: bool | None = None,
+        limit: int,
+    ) -> list[Report]:
+        """Reports matching every given condition, newest first, at most ``limit`` of them.
+
+        One query for the reports and one for their photos, whatever ``limit`` is.
+        """
+        query = sa.select(*_PUBLIC_COLUMNS)
+        if ids is not None:
+            query = query.where(reports.c.id.in_(list(ids)))
+        if created_from is not None:
+            query = query.where(reports.c.created_at >= created_from)
+        if created_to is not None:
+            query = query.where(reports.c.created_at <= created_to)
+        if categories_in is not None:
+            query = query.where(reports.c.category_code.in_(list(categories_in)))
+        if is_open is not None:
+            query = query.where(reports.c.status_code.in_(
+                sa.select(statuses.c.code).where(statuses.c.is_open.is_(is_open))))
+        return self._load(query.order_by(reports.c.created_at.desc(), reports.c.id.desc())
+                          .limit(limit))
 
     def transitions_from(self, status_code: str) -> dict[str, str]:
         """The state actions allowed from ``status_code``, with the state each leads to."""

@@ -183,6 +183,19 @@ response_templates = sa.Table(
     sa.Column("body", sa.Text, nullable=False),
 )
 
+#: Administrators' changes that concern no one report (append-only, like report_events).
+admin_events = sa.Table(
+    "admin_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("actor_id", sa.Integer, sa.ForeignKey("staff_users.id")),
+    sa.Column("actor_name", sa.Text, nullable=False),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("subject", sa.String(80), nullable=False),
+    sa.Column("before", sa.JSON),
+    sa.Column("after", sa.JSON),
+)
+
 map_views = sa.Table(
     "map_views", metadata,
     sa.Column("fiscal_year", sa.Integer, primary_key=True),

@@ -7,12 +7,12 @@ one write path, one set of rules, one photo pipeline.
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-import sqlalchemy as sa
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
@@ -34,9 +34,9 @@ from geoapp.japantime import JST
 from geoapp.open311 import documents as doc
 from geoapp.open311.keys import ApiKey
 from geoapp.reports.service import ReportService, Submission
+from geoapp.staff import queries
 from geoapp.staff.accounts import StaffUser
 from geoapp.staff.workflow import ActionRequest
-from geoapp.store.schema import report_events, reports, statuses
 from geoapp.web.context import base_url
 from geoapp.web.intake import answer_lang, api_key_before_body
 from geoapp.web.intake_forms import read_form, read_submission
@@ -90,11 +90,17 @@ def _status_of(error: GeoappError) -> int:
     return 400  # the spec's status for everything else
 
 
-async def _guard(fmt: str, work: Callable[[], Awaitable[Response]]) -> Response:
-    """Run a handler; any error becomes the standard Open311 error body in ``fmt``."""
+async def _guard(fmt: str, work: Callable[[], Awaitable[Response] | Response]) -> Response:
+    """Run a handler; any error becomes the standard Open311 error body in ``fmt``.
+
+    A plain function (one that only reads the store) runs in a worker thread, so its
+    database calls never hold up the event loop.
+    """
     fmt = fmt if fmt in _CONTENT else "json"
     try:
-        return await work()
+        if inspect.iscoroutinefunction(work):
+            return await work()
+        return await asyncio.to_thread(work)  # type: ignore[arg-type]
     except GeoappError as error:
         status = _status_of(error)
         response = _answer(fmt, doc.error(status, error.detail), "errors", "error", status)
@@ -137,7 +143,7 @@ def _request_docs(request: Request, rows: list[Any]) -> list[dict[str, Any]]:
 @router.get("/discovery.{fmt}", summary="Discovery")
 async def discovery(fmt: str, request: Request) -> Response:
     """Where this endpoint is and what it speaks."""
-    async def work() -> Response:
+    def work() -> Response:
         root = base_url(request)
         body = {"changeset": CHANGESET, "contact": "新発田市 道路管理担当",
                 "key_service": f"{root}/staff/admin/apikeys",
@@ -152,7 +158,7 @@ async def discovery(fmt: str, request: Request) -> Response:
 @router.get("/services.{fmt}", summary="Service list (the report categories)")
 async def services(fmt: str, request: Request) -> Response:
     """Every category taken today, with its group (department) and keywords."""
-    async def work() -> Response:
+    def work() -> Response:
         _check_jurisdiction(_params(request))
         service = _service(request)
         departments = {d.code: d for d in service.store.departments()}
@@ -166,7 +172,7 @@ async def services(fmt: str, request: Request) -> Response:
 @router.get("/services/{code}.{fmt}", summary="Service definition")
 async def service_definition(code: str, fmt: str, request: Request) -> Response:
     """A category's extra attributes (e.g. the street light's number)."""
-    async def work() -> Response:
+    def work() -> Response:
         _check_jurisdiction(_params(request))
         category = next((c for c in _service(request).store.categories() if c.code == code),
                         None)
@@ -244,34 +250,27 @@ def _date(params: dict[str, str], name: str) -> datetime | None:
 @router.get("/requests.{fmt}", summary="Service requests (default: the last 90 days)")
 async def list_requests(fmt: str, request: Request) -> Response:
     """Public reports filtered by id, service_code, dates and open/closed status."""
-    async def work() -> Response:
+    def work() -> Response:
         params = _params(request)
         _check_jurisdiction(params)
-        store = _service(request).store
-        query = sa.select(reports.c.id).join(statuses, statuses.c.code == reports.c.status_code)
+        conditions: dict[str, Any] = {}
         ids = params.get("service_request_id")
         if ids:
-            wanted = [parse_int("service_request_id", i.strip(), default=0, minimum=1)
-                      for i in ids.split(",") if i.strip()]
-            query = query.where(reports.c.id.in_(wanted))
+            conditions["ids"] = [parse_int("service_request_id", i.strip(), default=0, minimum=1)
+                                 for i in ids.split(",") if i.strip()]
         else:
             end = _date(params, "end_date") or datetime.now(UTC)
-            start = _date(params, "start_date") or end - DEFAULT_WINDOW
-            query = query.where(reports.c.created_at >= start, reports.c.created_at <= end)
+            conditions["created_to"] = end
+            conditions["created_from"] = _date(params, "start_date") or end - DEFAULT_WINDOW
         if params.get("service_code"):
-            query = query.where(reports.c.category_code.in_(params["service_code"].split(",")))
+            conditions["categories_in"] = params["service_code"].split(",")
         if params.get("status"):
             wanted_states = {s.strip().lower() for s in params["status"].split(",")}
             if not wanted_states <= {"open", "closed"}:
                 raise InvalidParameter("status", "status is open, closed or both")
-            if wanted_states == {"open"}:
-                query = query.where(statuses.c.is_open.is_(True))
-            elif wanted_states == {"closed"}:
-                query = query.where(statuses.c.is_open.is_(False))
-        query = query.order_by(reports.c.created_at.desc()).limit(MAX_RESULTS)
-        with store.engine.connect() as conn:
-            found = conn.execute(query).scalars().all()
-        rows = [store.get(i) for i in found]
+            if len(wanted_states) == 1:
+                conditions["is_open"] = wanted_states == {"open"}
+        rows = _service(request).store.search(limit=MAX_RESULTS, **conditions)
         return _answer(_format(fmt), _request_docs(request, rows), "service_requests", "request")
     return await _guard(fmt, work)
 
@@ -279,7 +278,7 @@ async def list_requests(fmt: str, request: Request) -> Response:
 @router.get("/requests/{request_id}.{fmt}", summary="One service request")
 async def get_request(request_id: str, fmt: str, request: Request) -> Response:
     """One report, as a one-element list."""
-    async def work() -> Response:
+    def work() -> Response:
         _check_jurisdiction(_params(request))
         report = _service(request).store.get(parse_id(request_id, "service request"))
         return _answer(_format(fmt), _request_docs(request, [report]), "service_requests",
@@ -296,18 +295,13 @@ def _update_doc(row: Any, is_open: bool) -> dict[str, Any]:
 @router.get("/servicerequestupdates.{fmt}", summary="Status updates (mySociety extension)")
 async def list_updates(fmt: str, request: Request) -> Response:
     """Public replies and state changes, in a date window (default the last 90 days)."""
-    async def work() -> Response:
+    def work() -> Response:
         params = _params(request)
         end = _date(params, "end_date") or datetime.now(UTC)
         start = _date(params, "start_date") or end - DEFAULT_WINDOW
         store = _service(request).store
         states = {s.code: s.is_open for s in store.statuses()}
-        query = (sa.select(report_events).where(
-            report_events.c.public.is_(True) | report_events.c.kind.in_(("action",)),
-            report_events.c.at >= start, report_events.c.at <= end)
-            .order_by(report_events.c.id).limit(MAX_RESULTS))
-        with store.engine.connect() as conn:
-            rows = conn.execute(query).all()
+        rows = queries.public_updates(store.engine, start, end, MAX_RESULTS)
         body = [_update_doc(r, states[(r.after or {}).get("status_code", "received")])
                 for r in rows if r.kind != "note"]
         return _answer(_format(fmt), body, "service_request_updates", "request_update")
@@ -321,38 +315,34 @@ async def post_update(fmt: str, request: Request) -> Response:
         key = _key_before_body(request)  # a bad key is refused unread
         form = await read_form(request, max_files=0, max_fields=60)
         values = {k: v for k, v in form.multi_items() if isinstance(v, str) and v != ""}
-        key = key or _api_key(request, values.get("api_key"))
-        report_id = values.get("service_request_id", "")
-        if not report_id:
-            raise InvalidInput("service_request_id", "give the service_request_id")
-        store = _service(request).store
-        report = store.get(parse_id(report_id, "service request"))
-        actor = StaffUser(0, f"api:{key.name}", f"API {key.name}", None, "road", None, True)
-        wanted = (values.get("status") or "").upper()
-        is_open = next(s.is_open for s in store.statuses() if s.code == report.status_code)
-        version = _version(store, report.id)
-        description = values.get("description")
-        now = datetime.now(UTC)
-        workflow = request.app.state.workflow
-        if wanted == "CLOSED" and is_open:
-            workflow.apply(report.id, actor, ActionRequest("fix", version, body=description), now)
-        elif wanted == "OPEN" and not is_open:
-            workflow.apply(report.id, actor, ActionRequest("reopen", version, body=description),
-                           now)
-        elif wanted in ("OPEN", "CLOSED", ""):
-            workflow.apply(report.id, actor, ActionRequest("reply", version, body=description),
-                           now)
-        else:
-            raise InvalidInput("status", "status is OPEN or CLOSED")
-        with store.engine.connect() as conn:
-            update_id = conn.execute(sa.select(sa.func.max(report_events.c.id)).where(
-                report_events.c.report_id == report.id)).scalar_one()
+
+        def apply() -> int:  # the store's part, in a worker thread
+            client = key or _api_key(request, values.get("api_key"))
+            report_id = values.get("service_request_id", "")
+            if not report_id:
+                raise InvalidInput("service_request_id", "give the service_request_id")
+            store = _service(request).store
+            report = store.get(parse_id(report_id, "service request"))
+            actor = StaffUser(0, f"api:{client.name}", f"API {client.name}", None, "road", None,
+                              True)
+            wanted = (values.get("status") or "").upper()
+            is_open = next(s.is_open for s in store.statuses() if s.code == report.status_code)
+            version = store.version(report.id)
+            description = values.get("description")
+            now = datetime.now(UTC)
+            if wanted == "CLOSED" and is_open:
+                action = "fix"
+            elif wanted == "OPEN" and not is_open:
+                action = "reopen"
+            elif wanted in ("OPEN", "CLOSED", ""):
+                action = "reply"
+            else:
+                raise InvalidInput("status", "status is OPEN or CLOSED")
+            return request.app.state.workflow.apply(
+                report.id, actor, ActionRequest(action, version, body=description), now)
+
+        update_id = await asyncio.to_thread(apply)
         return _answer(_format(fmt), [{"update_id": str(update_id)}],
                        "service_request_updates", "request_update")
     return await _guard(fmt, work)
 
-
-def _version(store: Any, report_id: int) -> int:
-    with store.engine.connect() as conn:
-        return conn.execute(sa.select(reports.c.version).where(reports.c.id == report_id)
-                            ).scalar_one()

@@ -21,12 +21,11 @@ from geoapp.features.params import (
     whole_number,
 )
 from geoapp.maps.staff import build_staff_map
-from geoapp.staff import exports, figures, queries
+from geoapp.staff import exports, figures, queries, replies
 from geoapp.staff.accounts import Session
 from geoapp.staff.workflow import STATE_ACTIONS, ActionRequest
-from geoapp.store.schema import response_templates
 from geoapp.web.context import LangDep, SettingsDep, TemplatesDep
-from geoapp.web.staff_auth import check_csrf, require
+from geoapp.web.staff_auth import StaffForm, require
 
 router = APIRouter(include_in_schema=False)
 TRIAGE = require("admin", "road", "department")
@@ -84,10 +83,7 @@ def report_page(number: str, request: Request, templates: TemplatesDep, settings
     row = _visible_report(request, session, number)
     service = request.app.state.reports
     engine = _engine(request)
-    with engine.connect() as conn:
-        canned = conn.execute(response_templates.select().where(
-            (response_templates.c.category_code == service.store.get(row.id).category_code)
-            | response_templates.c.category_code.is_(None))).all()
+    canned = replies.for_category(engine, service.store.get(row.id).category_code)
     transitions = service.store.transitions_from(row.status_code)
     # The report among its neighbours (about 500 m around), all open states included.
     around = f"{row.lon - 0.006},{row.lat - 0.005},{row.lon + 0.006},{row.lat + 0.005}"
@@ -118,12 +114,10 @@ def _int(form: Any, name: str) -> int | None:
 
 
 @router.post("/staff/reports/{number}/actions")
-async def act(number: str, request: Request, templates: TemplatesDep,
-              session: Session = TRIAGE) -> Response:
+def act(number: str, request: Request, templates: TemplatesDep,
+        form: StaffForm, session: Session = TRIAGE) -> Response:
     """Apply one action from the report page; 409 with a clear message if it clashes."""
-    await check_csrf(request, session)
     row = _visible_report(request, session, number)
-    form = await request.form()
     version = _int(form, "version")
     if version is None:
         raise InvalidInput("version", "the form lacks the report's version",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import sqlalchemy as sa
 from fastapi import APIRouter
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -13,11 +12,11 @@ from starlette.responses import RedirectResponse, Response
 from geoapp.errors import Conflict, InvalidInput
 from geoapp.features.params import parse_id
 from geoapp.open311.keys import DEFAULT_QUOTA
+from geoapp.staff import replies
 from geoapp.staff.accounts import ROLES, Session
-from geoapp.store.schema import response_templates
 from geoapp.text import check_texts
 from geoapp.web.context import TemplatesDep
-from geoapp.web.staff_auth import check_csrf, require
+from geoapp.web.staff_auth import StaffForm, require
 
 router = APIRouter(include_in_schema=False)
 ADMIN = require("admin")
@@ -26,8 +25,7 @@ ADMIN = require("admin")
 def _page(request: Request, templates: TemplatesDep, session: Session, error: str | None = None,
           status: int = 200) -> Response:
     store = request.app.state.reports.store
-    with store.engine.connect() as conn:
-        canned = conn.execute(response_templates.select().order_by(response_templates.c.id)).all()
+    canned = replies.all_templates(store.engine)
     return templates.TemplateResponse(request, "staff/admin.html", {
         "session": session, "users": request.app.state.accounts.all(), "roles": ROLES,
         "departments": store.departments(), "categories": store.categories(active_only=False),
@@ -41,11 +39,9 @@ def admin_page(request: Request, templates: TemplatesDep, session: Session = ADM
 
 
 @router.post("/staff/admin/users")
-async def create_user(request: Request, templates: TemplatesDep,
-                      session: Session = ADMIN) -> Response:
+def create_user(request: Request, templates: TemplatesDep,
+                form: StaffForm, session: Session = ADMIN) -> Response:
     """Create a member of staff."""
-    await check_csrf(request, session)
-    form = await request.form()
     try:
         request.app.state.accounts.create(
             str(form.get("username") or ""), str(form.get("password") or ""),
@@ -61,21 +57,18 @@ async def create_user(request: Request, templates: TemplatesDep,
 
 
 @router.post("/staff/admin/users/{user_id}/active")
-async def set_active(user_id: str, request: Request, session: Session = ADMIN) -> Response:
+def set_active(user_id: str, request: Request, form: StaffForm,
+               session: Session = ADMIN) -> Response:
     """Enable or disable an account."""
-    await check_csrf(request, session)
-    form = await request.form()
     request.app.state.accounts.set_active(parse_id(user_id, "staff user"),
                                           form.get("active") == "1")
     return RedirectResponse("/staff/admin", status_code=303)
 
 
 @router.post("/staff/admin/templates")
-async def add_template(request: Request, templates: TemplatesDep,
-                       session: Session = ADMIN) -> Response:
+def add_template(request: Request, templates: TemplatesDep,
+                 form: StaffForm, session: Session = ADMIN) -> Response:
     """Add a response template for a category (or all) and a state."""
-    await check_csrf(request, session)
-    form = await request.form()
     body = str(form.get("body") or "").strip()
     status = str(form.get("status") or "")
     if not body or not status:
@@ -85,21 +78,19 @@ async def add_template(request: Request, templates: TemplatesDep,
                      "lang": str(form.get("lang") or "")}, multiline=frozenset({"body"}))
     except InvalidInput as error:
         return _page(request, templates, session, error.detail_ja, status=422)
-    with request.app.state.reports.store.engine.begin() as conn:
-        conn.execute(response_templates.insert().values(
-            category_code=str(form.get("category") or "") or None, status_code=status,
-            lang=str(form.get("lang") or "ja"), body=body))
+    replies.add_template(
+        request.app.state.reports.store.engine, session.user,
+        category_code=str(form.get("category") or "") or None, status_code=status,
+        lang=str(form.get("lang") or "ja"), body=body, now=datetime.now(UTC))
     return RedirectResponse("/staff/admin", status_code=303)
 
 
 @router.post("/staff/admin/templates/{template_id}/delete")
-async def delete_template(template_id: str, request: Request,
-                          session: Session = ADMIN) -> Response:
+def delete_template(template_id: str, request: Request,
+                    form: StaffForm, session: Session = ADMIN) -> Response:
     """Remove a response template."""
-    await check_csrf(request, session)
-    number = parse_id(template_id, "template")
-    with request.app.state.reports.store.engine.begin() as conn:
-        conn.execute(sa.delete(response_templates).where(response_templates.c.id == number))
+    replies.delete_template(request.app.state.reports.store.engine, session.user,
+                            parse_id(template_id, "template"), datetime.now(UTC))
     return RedirectResponse("/staff/admin", status_code=303)
 
 
@@ -119,11 +110,9 @@ def api_keys_page(request: Request, templates: TemplatesDep,
 
 
 @router.post("/staff/admin/apikeys")
-async def issue_key(request: Request, templates: TemplatesDep,
-                    session: Session = ADMIN) -> Response:
+def issue_key(request: Request, templates: TemplatesDep,
+              form: StaffForm, session: Session = ADMIN) -> Response:
     """Issue a key; it is shown this once and stored only as a hash."""
-    await check_csrf(request, session)
-    form = await request.form()
     name = str(form.get("name") or "").strip()
     if not name or len(name) > 100:
         return _keys_page(request, templates, session, error="クライアント名を入力してください",
@@ -148,11 +137,9 @@ def _quota(form: FormData) -> int:
 
 
 @router.post("/staff/admin/apikeys/quota")
-async def set_key_quota(request: Request, templates: TemplatesDep,
-                        session: Session = ADMIN) -> Response:
+def set_key_quota(request: Request, templates: TemplatesDep,
+                  form: StaffForm, session: Session = ADMIN) -> Response:
     """Set how many posts per hour a key may make (applies at once)."""
-    await check_csrf(request, session)
-    form = await request.form()
     try:
         request.app.state.api_keys.set_quota(str(form.get("name") or ""), _quota(form))
     except InvalidInput as error:
@@ -161,9 +148,8 @@ async def set_key_quota(request: Request, templates: TemplatesDep,
 
 
 @router.post("/staff/admin/apikeys/revoke")
-async def revoke_key(request: Request, session: Session = ADMIN) -> Response:
+def revoke_key(request: Request, form: StaffForm, session: Session = ADMIN) -> Response:
     """Revoke a key at once."""
-    await check_csrf(request, session)
-    request.app.state.api_keys.revoke(str((await request.form()).get("name") or ""),
+    request.app.state.api_keys.revoke(str(form.get("name") or ""),
                                       datetime.now(UTC))
     return RedirectResponse("/staff/admin/apikeys", status_code=303)

@@ -24,7 +24,7 @@ from geoapp.web.intake import client_address, device_key
 from geoapp.web.intake_forms import read_form, read_photo
 from geoapp.web.negotiation import choose_format
 from geoapp.web.problems import documented
-from geoapp.web.staff_auth import check_csrf, require
+from geoapp.web.staff_auth import StaffForm, require
 from geoapp.wildlife import detections
 from geoapp.wildlife.detections import public_position
 from geoapp.wildlife.layer import MAX_DAYS, DetectionSource
@@ -251,11 +251,9 @@ def staff_home(request: Request, session: WildlifeOfficer, service: ServiceDep,
 
 
 @router.post("/staff/wildlife/devices", include_in_schema=False)
-async def staff_register(request: Request, session: WildlifeOfficer, service: ServiceDep,
-                         templates: TemplatesDep, lang: LangDep) -> Response:
+def staff_register(request: Request, form: StaffForm, session: WildlifeOfficer, service: ServiceDep,
+                   templates: TemplatesDep, lang: LangDep) -> Response:
     """Register a device; its key is shown on this page once."""
-    await check_csrf(request, session)
-    form = await request.form()
     try:
         lon, lat = _float(form, "lon"), _float(form, "lat")
         if lon is None or lat is None:
@@ -274,11 +272,9 @@ async def staff_register(request: Request, session: WildlifeOfficer, service: Se
 
 
 @router.post("/staff/wildlife/devices/{device_id}/status", include_in_schema=False)
-async def staff_status(device_id: str, request: Request, session: WildlifeOfficer,
-                       service: ServiceDep, templates: TemplatesDep) -> Response:
+def staff_status(device_id: str, request: Request, form: StaffForm, session: WildlifeOfficer,
+                 service: ServiceDep, templates: TemplatesDep) -> Response:
     """Mark a device active, under maintenance or retired."""
-    await check_csrf(request, session)
-    form = await request.form()
     service.devices.set_status(parse_id(device_id, "device"), str(form.get("status") or ""))
     return _staff_page(request, templates, service, session)
 
