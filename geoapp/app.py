@@ -30,6 +30,7 @@ from geoapp.store.reports import ReportStore
 from geoapp.transit.service import BusService
 from geoapp.web import (
     assets,
+    caching,
     health,
     intake,
     ogc,
@@ -185,6 +186,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                       reports=ReportSource(store, settings.base_url),
                                       transit=app.state.buses.sources,
                                       wildlife=app.state.wildlife.public)
+    app.state.layer_validators = caching.LayerValidators(app.state.catalog, settings)
     app.state.assets = assets.Assets.discover(settings.vendor_dir)
     app.state.security_policy = security.PagePolicy.build(settings, app.state.catalog)
     app.state.templates = make_templates(settings.templates_dir)

@@ -362,3 +362,12 @@ wildlife_subscriptions = sa.Table(
     sa.Column("confirmed_at", UtcDateTime),
     sa.Column("active", sa.Boolean, nullable=False),
 )
+
+# Data versions (revision 0007): a random token per family of layers ("reports",
+# "wildlife"), replaced by triggers whenever one of their tables changes; layer ETags
+# are derived from it (geoapp.store.versions).
+data_versions = sa.Table(
+    "data_versions", metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("token", sa.String(40), nullable=False),
+)

@@ -16,6 +16,7 @@ from geoapp.errors import NotFound
 from geoapp.features.live import LiveSource
 from geoapp.features.source import BBox, Feature
 from geoapp.i18n import Lang
+from geoapp.store import versions
 from geoapp.wildlife import detections as store
 from geoapp.wildlife.detections import JST, Detection, public_position
 from geoapp.wildlife.vocab import SPECIES, label
@@ -98,6 +99,13 @@ class DetectionSource(LiveSource):
         if feature is None:
             raise NotFound(f"no detection {feature_id!r}")
         return feature
+
+    def version(self) -> str:
+        """The store's wildlife token, and how many detections the window holds now:
+        detections leave the window as time passes, with no write to change the token."""
+        since = datetime.now(UTC) - timedelta(days=self.days)
+        token = versions.current(self.engine, "wildlife")
+        return f"{token}:{store.count_since(self.engine, since)}"
 
 
 
