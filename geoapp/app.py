@@ -16,6 +16,7 @@ from starlette.types import ASGIApp
 from geoapp import __version__
 from geoapp.catalog.registry import Catalog
 from geoapp.errors import StoreUnavailable
+from geoapp.leader import Leader, lock_for
 from geoapp.mail.outbox import Sender, SmtpConfig
 from geoapp.open311.keys import ApiKeys
 from geoapp.photos.media import MediaStore
@@ -100,32 +101,54 @@ async def _every(seconds: float, work: Callable[[], object], name: str) -> None:
         await asyncio.sleep(seconds)
 
 
+class _Background:
+    """The background work: started in the leading process only, stopped when it loses the lead."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        """Sweep orphan photos, send queued mail, read the buses' feed, subscribe to MQTT."""
+        state, settings = self.app.state, self.app.state.settings
+        work: list[tuple[float, Callable[[], object], str]] = [
+            (SWEEP_EVERY_SECONDS, state.reports.sweep_media, "photo sweep"),
+            (SWEEP_EVERY_SECONDS, state.wildlife.sweep_media, "wildlife photo sweep")]
+        sender: Sender | None = state.mail_sender
+        if sender is not None:
+            work.append((settings.mail_interval,
+                         lambda: sender.send_due(datetime.now(UTC)), "mail"))
+        if settings.gtfs_rt_url:  # the operator's GTFS-Realtime feed of bus positions
+            work.append((settings.gtfs_rt_interval,
+                         lambda: state.buses.poll(settings.gtfs_rt_url), "GTFS-Realtime feed"))
+        self.tasks = [asyncio.create_task(_every(*item)) for item in work]
+        subscriber: Subscriber | None = state.wildlife_mqtt
+        if subscriber is not None:  # wildlife devices publishing over MQTT; reconnects by itself
+            subscriber.start()
+
+    def stop(self) -> None:
+        """Cancel the loops and leave the MQTT session (the next leader resumes it)."""
+        subscriber: Subscriber | None = self.app.state.wildlife_mqtt
+        if subscriber is not None and self.tasks:  # tasks: started, so subscribed
+            subscriber.stop()
+        for task in self.tasks:
+            task.cancel()
+        self.tasks = []
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Sweep orphan photos and send queued mail while serving; close the database at the end."""
-    settings: Settings = app.state.settings
-    tasks = [asyncio.create_task(_every(SWEEP_EVERY_SECONDS, app.state.reports.sweep_media,
-                                        "photo sweep"))]
-    sender: Sender | None = app.state.mail_sender
-    if sender is not None:
-        tasks.append(asyncio.create_task(_every(
-            settings.mail_interval, lambda: sender.send_due(datetime.now(UTC)), "mail")))
-    if settings.gtfs_rt_url:  # the operator's GTFS-Realtime feed of bus positions
-        tasks.append(asyncio.create_task(_every(
-            settings.gtfs_rt_interval, lambda: app.state.buses.poll(settings.gtfs_rt_url),
-            "GTFS-Realtime feed")))
-    tasks.append(asyncio.create_task(_every(SWEEP_EVERY_SECONDS, app.state.wildlife.sweep_media,
-                                            "wildlife photo sweep")))
-    subscriber: Subscriber | None = app.state.wildlife_mqtt
-    if subscriber is not None:  # wildlife devices publishing over MQTT; reconnects by itself
-        subscriber.start()
+    """Run the background work while this process leads; close the database at the end."""
+    background = _Background(app)
+    leader = Leader(lock_for(app.state.settings.database), background.start, background.stop)
+    app.state.leader = leader
+    await leader.step()  # at once: a lone process leads from its first request on
+    election = asyncio.create_task(leader.run())
     try:
         yield
     finally:
-        if subscriber is not None:
-            subscriber.stop()
-        for task in tasks:
-            task.cancel()
+        election.cancel()
+        leader.resign()  # in the loop: it cancels the background tasks
         app.state.reports.store.engine.dispose()
 
 
