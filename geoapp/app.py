@@ -26,7 +26,7 @@ from geoapp.reports.service import ReportService
 from geoapp.settings import Settings
 from geoapp.staff.accounts import Accounts
 from geoapp.staff.workflow import Workflow
-from geoapp.store.engine import migrate, open_engine
+from geoapp.store.engine import check_at_head, migrate, open_engine
 from geoapp.store.reports import ReportStore
 from geoapp.transit.service import BusService
 from geoapp.web import (
@@ -74,11 +74,19 @@ def _openapi(app: FastAPI, settings: Settings) -> dict:
 
 
 def open_reference_store(settings: Settings) -> ReportStore:
-    """Open the database, migrate it, and add any missing categories, departments, states."""
+    """Open the database; migrate it and add any missing categories, departments and states,
+    or with ``migrate_on_start`` off only check that its schema is at head."""
     engine = open_engine(settings.database, statement_timeout=settings.statement_timeout,
                          sqlite_synchronous=settings.sqlite_synchronous)
-    migrate(engine)
     store = ReportStore(engine)
+    if not settings.migrate_on_start:
+        try:
+            check_at_head(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+        return store
+    migrate(engine)
     store.seed(read_yaml(settings.reports_yaml))
     return store
 
