@@ -55,6 +55,7 @@ def test_a_repeat_view_is_a_304_without_a_body(engine_client, url):
     assert again.status_code == 304 and again.content == b""
     assert again.headers["etag"] == etag
     assert again.headers["cache-control"] == first.headers["cache-control"]
+    assert "Accept-Encoding" in again.headers["vary"]
     # A client holding another version (or several, one of them current) is answered alike.
     assert engine_client.get(url, headers={"If-None-Match": 'W/"stale"'}).status_code == 200
     both = engine_client.get(url, headers={"If-None-Match": f'"stale", {etag}'})

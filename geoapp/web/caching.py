@@ -115,7 +115,10 @@ def _prepare(select: Selector, negotiated: bool, args: Mapping[str, Any]
     etag = request.app.state.layer_validators.etag(request, layers, negotiated=negotiated)
     headers = _headers(etag, layers, negotiated)
     if matches(request.headers.get("if-none-match"), etag):
-        return headers, Response(status_code=304, headers=headers)
+        # The GZip layer adds Accept-Encoding to a compressed 200's Vary but never sees a
+        # 304's body; caches replace the stored headers with these, so name it here.
+        vary = f"{headers['Vary']}, Accept-Encoding" if negotiated else "Accept-Encoding"
+        return headers, Response(status_code=304, headers={**headers, "Vary": vary})
     return headers, None
 
 
