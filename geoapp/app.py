@@ -16,6 +16,7 @@ from starlette.types import ASGIApp
 from geoapp import __version__
 from geoapp.catalog.registry import Catalog
 from geoapp.errors import StoreUnavailable
+from geoapp.leader import Leader, lock_for
 from geoapp.mail.outbox import Sender, SmtpConfig
 from geoapp.open311.keys import ApiKeys
 from geoapp.photos.media import MediaStore
@@ -26,12 +27,13 @@ from geoapp.reports.service import ReportService
 from geoapp.settings import Settings
 from geoapp.staff.accounts import Accounts
 from geoapp.staff.workflow import Workflow
-from geoapp.store.engine import migrate, open_engine
+from geoapp.store.engine import check_at_head, migrate, open_engine
 from geoapp.store.ratelimit import Allowance, RateStore
 from geoapp.store.reports import ReportStore
 from geoapp.transit.service import BusService
 from geoapp.web import (
     assets,
+    caching,
     health,
     intake,
     ogc,
@@ -93,11 +95,19 @@ def _known_values(app: FastAPI, schema: dict) -> None:
 
 
 def open_reference_store(settings: Settings) -> ReportStore:
-    """Open the database, migrate it, and add any missing categories, departments, states."""
+    """Open the database; migrate it and add any missing categories, departments and states,
+    or with ``migrate_on_start`` off only check that its schema is at head."""
     engine = open_engine(settings.database, statement_timeout=settings.statement_timeout,
                          sqlite_synchronous=settings.sqlite_synchronous)
-    migrate(engine)
     store = ReportStore(engine)
+    if not settings.migrate_on_start:
+        try:
+            check_at_head(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+        return store
+    migrate(engine)
     store.seed(read_yaml(settings.reports_yaml))
     return store
 
@@ -120,34 +130,56 @@ async def _every(seconds: float, work: Callable[[], object], name: str) -> None:
         await asyncio.sleep(seconds)
 
 
+class _Background:
+    """The background work: started in the leading process only, stopped when it loses the lead."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        """Sweep orphan photos, send queued mail, read the buses' feed, subscribe to MQTT."""
+        state, settings = self.app.state, self.app.state.settings
+        work: list[tuple[float, Callable[[], object], str]] = [
+            (SWEEP_EVERY_SECONDS, state.reports.sweep_media, "photo sweep"),
+            (SWEEP_EVERY_SECONDS, state.wildlife.sweep_media, "wildlife photo sweep")]
+        sender: Sender | None = state.mail_sender
+        if sender is not None:
+            work.append((settings.mail_interval,
+                         lambda: sender.send_due(datetime.now(UTC)), "mail"))
+        if settings.gtfs_rt_url:  # the operator's GTFS-Realtime feed of bus positions
+            work.append((settings.gtfs_rt_interval,
+                         lambda: state.buses.poll(settings.gtfs_rt_url), "GTFS-Realtime feed"))
+        self.tasks = [asyncio.create_task(_every(*item)) for item in work]
+        subscriber: Subscriber | None = state.wildlife_mqtt
+        if subscriber is not None:  # wildlife devices publishing over MQTT; reconnects by itself
+            subscriber.start()
+
+    def stop(self) -> None:
+        """Cancel the loops and leave the MQTT session (the next leader resumes it)."""
+        subscriber: Subscriber | None = self.app.state.wildlife_mqtt
+        if subscriber is not None and self.tasks:  # tasks: started, so subscribed
+            subscriber.stop()
+        for task in self.tasks:
+            task.cancel()
+        self.tasks = []
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Sweep orphan photos and send queued mail while serving; close the database at the end."""
-    settings: Settings = app.state.settings
-    tasks = [asyncio.create_task(_every(SWEEP_EVERY_SECONDS, app.state.reports.sweep_media,
-                                        "photo sweep"))]
-    sender: Sender | None = app.state.mail_sender
-    if sender is not None:
-        tasks.append(asyncio.create_task(_every(
-            settings.mail_interval, lambda: sender.send_due(datetime.now(UTC)), "mail")))
-    if settings.gtfs_rt_url:  # the operator's GTFS-Realtime feed of bus positions
-        tasks.append(asyncio.create_task(_every(
-            settings.gtfs_rt_interval, lambda: app.state.buses.poll(settings.gtfs_rt_url),
-            "GTFS-Realtime feed")))
-    tasks.append(asyncio.create_task(_every(SWEEP_EVERY_SECONDS, app.state.wildlife.sweep_media,
-                                            "wildlife photo sweep")))
-    subscriber: Subscriber | None = app.state.wildlife_mqtt
-    if subscriber is not None:  # wildlife devices publishing over MQTT; reconnects by itself
-        subscriber.start()
-    if settings.environment != "test":  # the suite builds hundreds of apps that see no photo
+    """Run the background work while this process leads; close the database at the end."""
+    background = _Background(app)
+    leader = Leader(lock_for(app.state.settings.database), background.start, background.stop)
+    app.state.leader = leader
+    if app.state.settings.environment != "test":  # the suite builds hundreds of apps
         app.state.photos.start()  # workers ready before the first photo, not spawned by it
+    await leader.step()  # at once: a lone process leads from its first request on
+    election = asyncio.create_task(leader.run())
     try:
         yield
     finally:
-        if subscriber is not None:
-            subscriber.stop()
-        for task in tasks:
-            task.cancel()
+        election.cancel()
+        leader.resign()  # in the loop: it cancels the background tasks
         await asyncio.to_thread(app.state.photos.close)
         app.state.reports.store.engine.dispose()
 
@@ -215,6 +247,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                       reports=ReportSource(store, settings.base_url),
                                       transit=app.state.buses.sources,
                                       wildlife=app.state.wildlife.public)
+    app.state.layer_validators = caching.LayerValidators(app.state.catalog, settings)
     app.state.assets = assets.Assets.discover(settings.vendor_dir)
     app.state.security_policy = security.PagePolicy.build(settings, app.state.catalog)
     app.state.templates = make_templates(settings.templates_dir)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -61,10 +62,16 @@ def serve(
     """Run the web service."""
     import uvicorn
 
-    from geoapp.app import create_app
+    from geoapp.app import create_app, open_reference_store
 
     settings = _settings()
     with _refusals("geoapp: ", code=2):
+        # Migrate and seed once, here, then tell every worker only to check the schema:
+        # several processes migrating one store at once would race.
+        if settings.migrate_on_start:
+            open_reference_store(settings).engine.dispose()
+            os.environ["GEOAPP_MIGRATE_ON_START"] = "false"
+            settings = settings.model_copy(update={"migrate_on_start": False})
         create_app(settings)  # fail here, with a readable message, before binding the port
     uvicorn.run("geoapp.app:create_app", factory=True, host=host, port=port, workers=workers,
                 # geoapp reads X-Forwarded-For itself, from GEOAPP_TRUSTED_PROXIES only.

@@ -136,6 +136,12 @@ class StoreUnavailable(GeoappError):
         self.retry_after = retry_after
 
 
+class SchemaOutOfDate(GeoappError):
+    """The database schema is not the one this geoapp needs (raised at start-up)."""
+
+    title = "Database schema out of date"
+
+
 #: The one table from error to HTTP status (most specific class first wins via MRO).
 STATUS_CODES: dict[type[GeoappError], int] = {
     InvalidParameter: 400,
@@ -150,6 +156,7 @@ STATUS_CODES: dict[type[GeoappError], int] = {
     NotAcceptable: 406,
     ImportRejected: 422,
     LayerConfigError: 500,
+    SchemaOutOfDate: 500,
     GeoappError: 500,
 }
 

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     media_dir: Path | None = Field(
         default=None, description="Folder of processed photos; default data_dir/media."
     )
+    migrate_on_start: bool = Field(
+        default=True,
+        description="Migrate and seed the store when the app is built; false: only check the "
+                    "schema is at head (geoapp serve migrates once, then starts workers so).")
     sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
         default="FULL",
         description="SQLite's synchronous level; FULL: an acknowledged write survives a power "

@@ -38,6 +38,9 @@ class FeatureSource(Protocol):
     def get(self, feature_id: str) -> Feature:
         """One feature; NotFound if there is none."""
 
+    def version(self) -> str:
+        """A cheap token that changes whenever the features do, the same in every process."""
+
     @property
     def extent(self) -> BBox | None:
         """The bbox of all features."""

@@ -144,6 +144,28 @@ class Credit(_Strict):
     licence_url: str | None = None
 
 
+class CachePolicy(_Strict):
+    """How long browsers and shared caches (a CDN, a reverse proxy) may reuse an answer.
+
+    ``max_age`` seconds without asking, or ``no_cache``: ask every time, and get a cheap
+    304 while the layer's data has not changed (every answer carries an ETag either way).
+    """
+
+    max_age: int | None = Field(default=None, ge=0, le=31_536_000)
+    no_cache: bool = False
+
+    @model_validator(mode="after")
+    def _one(self) -> CachePolicy:
+        if (self.max_age is None) == (not self.no_cache):
+            raise ValueError("give either max_age (seconds) or no_cache: true")
+        return self
+
+    @property
+    def header(self) -> str:
+        """The Cache-Control header value."""
+        return "public, no-cache" if self.no_cache else f"public, max-age={self.max_age}"
+
+
 class LayerSpec(_Strict):
     """One map layer: what it is, where its data comes from, how it is shown, who may see it."""
 
@@ -163,6 +185,8 @@ class LayerSpec(_Strict):
     credit: Credit
     provisional: bool = False
     provisional_note: Text | None = None
+    # Until declared, answers are revalidated every time: stale data is the worse failure.
+    cache: CachePolicy = CachePolicy(no_cache=True)
 
     @property
     def is_tiles(self) -> bool:

@@ -7,6 +7,7 @@ bbox mask over NumPy arrays and a join of byte strings: no per-request parsing.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,6 +69,7 @@ class MemorySource:
     _geoms: np.ndarray = field(init=False, repr=False)
     _encoded: list[bytes] = field(init=False, repr=False)
     _values: dict[str, np.ndarray] = field(init=False, repr=False)
+    _digest: str = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._by_id = {}
@@ -83,6 +85,9 @@ class MemorySource:
             [f.geometry.get("type") == "Point" for f in self.features], dtype=bool
         )
         self._encoded = [orjson.dumps(f.to_geojson()) for f in self.features]
+        # The data's version is its content, hashed once: the same file gives the same
+        # version after a restart and in every process (a file's mtime would not).
+        self._digest = hashlib.sha256(b"\n".join(self._encoded)).hexdigest()[:32]
         keys = {key for f in self.features for key in f.properties}
         self._values = {
             key: np.array([filter_key(f.properties.get(key)) for f in self.features], dtype=object)
@@ -137,6 +142,10 @@ class MemorySource:
             encoded=[self._encoded[i] for i in chosen],
             matched=int(indices.size),
         )
+
+    def version(self) -> str:
+        """A hash of every feature: it changes exactly when the features do."""
+        return self._digest
 
     def get(self, feature_id: str) -> Feature:
         """The feature with this id; NotFound if there is none."""

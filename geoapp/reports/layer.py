@@ -12,6 +12,7 @@ from geoapp.errors import NotFound
 from geoapp.features.live import LiveSource
 from geoapp.features.params import parse_id
 from geoapp.features.source import BBox, Feature
+from geoapp.store import versions
 from geoapp.store.records import Report
 from geoapp.store.reports import ReportStore
 
@@ -68,6 +69,11 @@ class ReportSource(LiveSource):
         if report.status_code not in shown:
             raise NotFound(f"no report {feature_id!r}")
         return self.publish(report, categories, statuses)
+
+    def version(self) -> str:
+        """The store's reports token: any write to reports, photos, categories or states
+        changes it, whichever process made it."""
+        return versions.current(self.store.engine, "reports")
 
 
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 
-from geoapp.errors import StoreUnavailable
+from geoapp.errors import SchemaOutOfDate, StoreUnavailable
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -155,3 +156,27 @@ def current_revision(engine: sa.Engine) -> str | None:
         return None
     with engine.connect() as connection:
         return connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def head_revision() -> str:
+    """The newest schema revision this geoapp knows."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    return head
+
+
+def check_at_head(engine: sa.Engine) -> None:
+    """Refuse (SchemaOutOfDate) a store whose schema is not the newest revision.
+
+    Workers check instead of migrating: migrations run once, before any of them starts
+    (``geoapp serve`` or ``geoapp store migrate``), never in several processes at once.
+    """
+    found, wanted = current_revision(engine), head_revision()
+    if found != wanted:
+        at = f"at revision {found}" if found else "empty (never migrated)"
+        raise SchemaOutOfDate(
+            f"the database schema is {at}; this geoapp needs revision {wanted}. "
+            "Run `geoapp store migrate` (or start it with `geoapp serve`, which migrates "
+            "once before starting its workers).")

@@ -408,3 +408,12 @@ rate_hits = sa.Table(
     sa.Column("at", UtcDateTime, nullable=False, index=True),
     sa.Index("ix_rate_hits_key_at", "key", "at"),
 )
+
+# Data versions (revision 0007): a random token per family of layers ("reports",
+# "wildlife"), replaced by triggers whenever one of their tables changes; layer ETags
+# are derived from it (geoapp.store.versions).
+data_versions = sa.Table(
+    "data_versions", metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("token", sa.String(40), nullable=False),
+)

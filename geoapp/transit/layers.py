@@ -57,6 +57,10 @@ class _Cached:
         """One feature; NotFound if there is none."""
         return self._current().get(feature_id)
 
+    def version(self) -> str:
+        """The hash of the features as now built (next departures and ages change with time)."""
+        return self._current().version()
+
     @property
     def extent(self) -> BBox | None:
         """The bbox of all features."""

@@ -13,7 +13,11 @@ router = APIRouter()
 # A plain function on purpose: FastAPI runs it in its thread pool, so a slow database
 # never blocks the event loop (and /healthz) while the ping waits.
 @router.get("/readyz", include_in_schema=False)
-def ready(request: Request) -> dict[str, str]:
-    """200 while the database answers a trivial query; 503 (problem+json) while it does not."""
+def ready(request: Request) -> dict[str, object]:
+    """200 while the database answers a trivial query; 503 (problem+json) while it does not.
+
+    ``leader`` says whether this process runs the background work (geoapp.leader).
+    """
     ping(request.app.state.reports.store.engine)
-    return {"status": "ready"}
+    leader = getattr(request.app.state, "leader", None)
+    return {"status": "ready", "leader": bool(leader and leader.leading)}

@@ -17,6 +17,8 @@ from geoapp.features import crs as crs_part2
 from geoapp.features.crs import CRS84
 from geoapp.features.params import parse_bbox, parse_int, parse_limit
 from geoapp.i18n import Lang, t
+from geoapp.web.caching import cacheable, every_collection
+from geoapp.web.caching import collection as one_collection
 from geoapp.web.context import CatalogDep, LangDep, SettingsDep, TemplatesDep, base_url, url_with
 from geoapp.web.negotiation import choose_format
 
@@ -108,6 +110,7 @@ def conformance(request: Request, templates: TemplatesDep, lang: LangDep) -> Res
 
 
 @router.get("/collections", summary="The public feature collections")
+@cacheable(every_collection)
 def collections(
     request: Request, catalog: CatalogDep, templates: TemplatesDep, lang: LangDep
 ) -> Response:
@@ -131,6 +134,7 @@ def collections(
 
 
 @router.get("/collections/{collection_id}", summary="One collection's metadata")
+@cacheable(one_collection("collection_id"))
 def collection(
     collection_id: str,
     request: Request,
@@ -212,6 +216,7 @@ def _paging(request: Request, layer: Layer, fmt: str, start: int, size: int, mat
     response_class=Response,
     responses={200: {"content": {GEOJSON: {}, "text/html": {}}}},
 )
+@cacheable(one_collection("collection_id"))
 def items(
     collection_id: str,
     request: Request,
@@ -272,6 +277,7 @@ def items(
     response_class=Response,
     responses={200: {"content": {GEOJSON: {}, "text/html": {}}}},
 )
+@cacheable(one_collection("collection_id"))
 def item(
     collection_id: str,
     feature_id: str,

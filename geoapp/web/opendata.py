@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from geoapp.catalog.registry import Catalog, Layer
 from geoapp.errors import NotFound
 from geoapp.opendata import formats
 from geoapp.staff import exports, queries
+from geoapp.web.caching import cacheable, collection
 from geoapp.web.context import CatalogDep, LangDep, TemplatesDep
 
 router = APIRouter(tags=["Open data"])
@@ -44,7 +49,8 @@ def opendata_page(request: Request, catalog: CatalogDep, templates: TemplatesDep
 @router.get("/opendata/{layer_id}.{ext}", summary="One public layer as GeoJSON, CSV or GeoPackage",
             response_class=Response,
             responses={200: {"content": {kind.split(";")[0]: {} for kind, _ in GENERIC.values()}}})
-def layer_file(layer_id: str, ext: str, catalog: CatalogDep) -> Response:
+@cacheable(collection("layer_id"), negotiated=False)
+def layer_file(layer_id: str, ext: str, request: Request, catalog: CatalogDep) -> Response:
     """A whole public layer in a generic format."""
     if ext not in GENERIC:
         raise NotFound(f"no format {ext!r}; use geojson, csv or gpkg")
@@ -61,8 +67,15 @@ def layer_file(layer_id: str, ext: str, catalog: CatalogDep) -> Response:
     return _download(body, media_type, f"{layer_id}.{ext}")
 
 
+def _recommended_layer(catalog: Catalog, args: Mapping[str, Any]) -> list[Layer] | None:
+    """The layer a recommended-format file is made from (None for an unknown file)."""
+    known = RECOMMENDED.get(args["name"])
+    return [catalog.collection(known[0])] if known else None
+
+
 @router.get("/opendata/recommended/{name}", summary="A layer in its national recommended format",
             response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+@cacheable(_recommended_layer, negotiated=False)
 def recommended_file(name: str, request: Request, catalog: CatalogDep) -> Response:
     """指定緊急避難場所一覧, 公衆無線LANアクセスポイント一覧, or the Open311 bulk CSV."""
     if name not in RECOMMENDED:

@@ -71,6 +71,13 @@ def recent(engine: sa.Engine, since: datetime | None) -> list[Detection]:
         return [detection_from_row(r) for r in conn.execute(query)]
 
 
+def count_since(engine: sa.Engine, since: datetime) -> int:
+    """How many detections were observed since ``since`` (on the observed_at index)."""
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(wildlife_detections)
+                            .where(wildlife_detections.c.observed_at >= since)).scalar_one()
+
+
 def get(engine: sa.Engine, detection_id: int) -> Detection | None:
     """One detection, or None."""
     with engine.connect() as conn:

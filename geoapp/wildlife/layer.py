@@ -18,6 +18,7 @@ from geoapp.features.params import parse_id
 from geoapp.features.source import BBox, Feature
 from geoapp.i18n import Lang
 from geoapp.japantime import JST
+from geoapp.store import versions
 from geoapp.wildlife import detections as store
 from geoapp.wildlife.detections import Detection, public_position
 from geoapp.wildlife.vocab import SPECIES, label
@@ -100,6 +101,13 @@ class DetectionSource(LiveSource):
         if feature is None:
             raise NotFound(f"no detection {feature_id!r}")
         return feature
+
+    def version(self) -> str:
+        """The store's wildlife token, and how many detections the window holds now:
+        detections leave the window as time passes, with no write to change the token."""
+        since = datetime.now(UTC) - timedelta(days=self.days)
+        token = versions.current(self.engine, "wildlife")
+        return f"{token}:{store.count_since(self.engine, since)}"
 
 
 
