@@ -24,6 +24,7 @@ from geoapp.reports.layer import ReportSource
 from geoapp.reports.service import ReportService
 from geoapp.settings import Settings
 from geoapp.staff.accounts import Accounts
+from geoapp.staff.figures import MapViewCounter
 from geoapp.staff.workflow import Workflow
 from geoapp.store.engine import migrate, open_engine
 from geoapp.store.reports import ReportStore
@@ -85,6 +86,8 @@ logger = logging.getLogger("geoapp")
 
 #: How often the service sweeps photo files that no report refers to.
 SWEEP_EVERY_SECONDS = 3600.0
+#: How often the map views counted in memory are written to the database.
+MAP_VIEWS_FLUSH_SECONDS = 10.0
 
 
 async def _every(seconds: float, work: Callable[[], object], name: str) -> None:
@@ -103,8 +106,12 @@ async def _every(seconds: float, work: Callable[[], object], name: str) -> None:
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Sweep orphan photos and send queued mail while serving; close the database at the end."""
     settings: Settings = app.state.settings
+    engine = app.state.reports.store.engine
     tasks = [asyncio.create_task(_every(SWEEP_EVERY_SECONDS, app.state.reports.sweep_media,
-                                        "photo sweep"))]
+                                        "photo sweep")),
+             asyncio.create_task(_every(MAP_VIEWS_FLUSH_SECONDS,
+                                        lambda: app.state.map_views.flush(engine),
+                                        "map view counts"))]
     sender: Sender | None = app.state.mail_sender
     if sender is not None:
         tasks.append(asyncio.create_task(_every(
@@ -125,7 +132,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             subscriber.stop()
         for task in tasks:
             task.cancel()
-        app.state.reports.store.engine.dispose()
+        try:  # the views counted since the last flush
+            await asyncio.to_thread(app.state.map_views.flush, engine)
+        except Exception:  # noqa: BLE001 (stopping anyway; the log says what was lost)
+            logger.exception("map view counts not written at shutdown")
+        engine.dispose()
 
 
 class GeoApp(FastAPI):
@@ -159,6 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store, MediaStore(settings.media),
         CityBoundary(settings.geo_dir / "shibata_boundary_n03.geojson"),
     )
+    app.state.map_views = MapViewCounter()
     app.state.trusted_proxies = intake.parse_networks(settings.trusted_proxies)
     app.state.rate_limiter = RateLimiter(settings.report_rate_limit, settings.report_rate_window)
     app.state.accounts = Accounts(store.engine)

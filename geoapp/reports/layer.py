@@ -5,21 +5,36 @@ Only public fields are published: never the reporter's name or e-mail.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
+
 from geoapp.errors import NotFound
-from geoapp.features.live import LiveSource
+from geoapp.features.live import StoreSource, parse_whole
 from geoapp.features.source import BBox, Feature
 from geoapp.store.records import Report
 from geoapp.store.reports import ReportStore
+from geoapp.store.schema import report_photos, reports
+
+#: Properties filtered through a reference table: (table, its field the property shows).
+_REFERENCE_FILTERS = {
+    "category": ("categories", "name_ja"), "category_en": ("categories", "name_en"),
+    "category_code": ("categories", "code"),
+    "status": ("statuses", "name_ja"), "status_en": ("statuses", "name_en"),
+    "status_code": ("statuses", "code"), "status_group": ("statuses", "public_group"),
+}
 
 
-class ReportSource(LiveSource):
+class ReportSource(StoreSource):
     """Reports the public may see (every state but 'closed'), as GeoJSON features."""
+
+    order_key = order_id = reports.c.id
 
     def __init__(self, store: ReportStore, root: str = "") -> None:
         self.store = store
+        self.engine = store.engine
         self.root = root  # URL prefix for report pages and photos
 
     def _visible(self) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
@@ -54,11 +69,63 @@ class ReportSource(LiveSource):
         geometry = {"type": "Point", "coordinates": [report.lon, report.lat]}
         return Feature(str(report.id), geometry, props)
 
-    def _features(self, bbox: BBox | None) -> list[Feature]:
-        categories, statuses, shown = self._visible()
-        reports = self.store.in_bbox(bbox, statuses_in=shown)
-        return [self.publish(r, categories, statuses) for r in reports]
+    # -- the SQL of a page (geoapp.features.live) -----------------------------------------
 
+    def _select(self, now: datetime) -> sa.Select:
+        return self.store.public_select().where(reports.c.status_code.in_(self._visible()[2]))
+
+    def _position(self) -> tuple[sa.ColumnElement[float], sa.ColumnElement[float]]:
+        return reports.c.lon, reports.c.lat
+
+    def _candidates(self, conn: sa.Connection, bbox: BBox) -> sa.ColumnElement[bool] | None:
+        return self.store.candidates(conn, bbox)
+
+    def _filter(self, key: str, text: str, now: datetime) -> sa.ColumnElement[bool]:
+        if key in _REFERENCE_FILTERS:
+            table, field = _REFERENCE_FILTERS[key]
+            rows = self.store.categories(active_only=False) if table == "categories" \
+                else self.store.statuses()
+            codes = [r.code for r in rows if getattr(r, field) == text]
+            column = reports.c.category_code if table == "categories" else reports.c.status_code
+            return column.in_(codes) if codes else sa.false()
+        if key in ("number", "url"):
+            prefix = "" if key == "number" else f"{self.root}/reports/"
+            number = parse_whole(text.removeprefix(prefix)) if text.startswith(prefix) else None
+            return reports.c.id == number if number is not None else sa.false()
+        if key in ("supporters", "description"):
+            value = parse_whole(text) if key == "supporters" else text
+            return reports.c[key] == value if value is not None else sa.false()
+        if key == "photos":
+            count = parse_whole(text)
+            photos = sa.select(sa.func.count()).where(
+                report_photos.c.report_id == reports.c.id).scalar_subquery()
+            return photos == count if count is not None else sa.false()
+        if key == "thumbnail":
+            first = sa.select(report_photos.c.thumb_key).where(
+                report_photos.c.report_id == reports.c.id, report_photos.c.position == 0
+            ).scalar_subquery()
+            prefix = f"{self.root}/media/"
+            if text == "":
+                return first.is_(None)
+            return first == text.removeprefix(prefix) if text.startswith(prefix) else sa.false()
+        if key in ("created_at", "updated_at"):
+            try:
+                moment = datetime.fromisoformat(text)
+            except ValueError:
+                return sa.false()
+            if moment.tzinfo is None:
+                return sa.false()
+            # Published to the second: the value names every instant of that second.
+            return sa.and_(reports.c[key] >= moment, reports.c[key] < moment + timedelta(seconds=1))
+        return super()._filter(key, text, now)
+
+    def _publish(self, conn: sa.Connection, rows: Sequence[sa.Row], now: datetime
+                 ) -> list[Feature]:
+        categories, statuses, _ = self._visible()
+        # One more query per page: the photos of this page's reports, never of any other.
+        photos = self.store.photos_of(conn, [row.id for row in rows])
+        return [self.publish(self.store.report_of(row, photos), categories, statuses)
+                for row in rows]
 
     def get(self, feature_id: str) -> Feature:
         """One public report by number."""
@@ -69,6 +136,3 @@ class ReportSource(LiveSource):
         if report.status_code not in shown:
             raise NotFound(f"no report {feature_id!r}")
         return self.publish(report, categories, statuses)
-
-
-

@@ -151,6 +151,8 @@ def dashboard(request: Request, templates: TemplatesDep, lang: LangDep,
     years = figures.fiscal_years(_engine(request), now)
     fy = _int(request.query_params.get("fy")) or years[0]
     data = figures.figures(_engine(request), fy, lang)
+    # Views this process counted and has not written yet belong to the figure too.
+    data.map_views += request.app.state.map_views.pending(fy)
     peak = max([n for _, n in data.monthly_posted + data.monthly_handled] + [1])
     return templates.TemplateResponse(request, "staff/dashboard.html", {
         "session": session, "data": data, "years": [(y, figures.era_label(y)) for y in years],
