@@ -10,7 +10,7 @@ one more query per page for what the page's own rows need (the photos of its rep
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -176,6 +176,23 @@ class StoreSource:
             .limit(COUNT_LIMIT + 1).subquery()
         found = conn.execute(sa.select(sa.func.count()).select_from(bounded)).scalar_one()
         return found if found <= COUNT_LIMIT else None
+
+
+def same_instant(column: sa.ColumnElement[datetime], text: str, precision: timedelta
+                 ) -> sa.ColumnElement[bool]:
+    """SQL for "``column``, published to ``precision``, reads ``text``" (an ISO time).
+
+    A time published to the second (or minute) names every instant of that second, so the
+    filter is a half-open range; a value without a zone matches nothing, as published
+    values always carry one.
+    """
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return sa.false()
+    if moment.tzinfo is None:
+        return sa.false()
+    return sa.and_(column >= moment, column < moment + precision)
 
 
 def parse_whole(text: str) -> int | None:

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from geoapp.errors import NotFound
-from geoapp.features.live import StoreSource, parse_whole
+from geoapp.features.live import StoreSource, parse_whole, same_instant
 from geoapp.features.source import BBox, Feature
 from geoapp.store.records import Report
 from geoapp.store.reports import ReportStore
@@ -109,14 +109,7 @@ class ReportSource(StoreSource):
                 return first.is_(None)
             return first == text.removeprefix(prefix) if text.startswith(prefix) else sa.false()
         if key in ("created_at", "updated_at"):
-            try:
-                moment = datetime.fromisoformat(text)
-            except ValueError:
-                return sa.false()
-            if moment.tzinfo is None:
-                return sa.false()
-            # Published to the second: the value names every instant of that second.
-            return sa.and_(reports.c[key] >= moment, reports.c[key] < moment + timedelta(seconds=1))
+            return same_instant(reports.c[key], text, timedelta(seconds=1))
         return super()._filter(key, text, now)
 
     def _publish(self, conn: sa.Connection, rows: Sequence[sa.Row], now: datetime

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from shapely.geometry import Point, shape
 
 from geoapp.errors import LayerConfigError, NotFound
-from geoapp.features.live import StoreSource, parse_whole
+from geoapp.features.live import StoreSource, parse_whole, same_instant
 from geoapp.features.source import BBox, Feature, MemorySource, Page, Summary
 from geoapp.store import schema
 from geoapp.transit.positions import STALE_AFTER, Position, Positions
@@ -155,9 +155,14 @@ class VehicleSource(StoreSource):
             return table.c[key].is_(None) | (table.c[key] == "") if text == "" \
                 else table.c[key] == text
         if key == "route":
-            ids = [r["route_id"] for r in self.positions.timetable.routes()
-                   if (r["short_name"] or r["long_name"]) == text]
-            return table.c.route_id.in_(ids) if ids else sa.false()
+            names = {r["route_id"]: r["short_name"] or r["long_name"]
+                     for r in self.positions.timetable.routes()}
+            named = table.c.route_id.in_([i for i, name in names.items() if name == text])
+            if text != "":
+                return named
+            # Published as "" too: no route, or one the timetable does not know.
+            return sa.or_(table.c.route_id.is_(None), table.c.route_id.not_in(list(names)),
+                          named)
         if key == "stale" and text in ("true", "false"):
             older = table.c.observed_at < now - STALE_AFTER
             return older if text == "true" else sa.not_(older)
@@ -167,6 +172,13 @@ class VehicleSource(StoreSource):
                 return sa.false()
             return sa.and_(table.c.observed_at <= now - timedelta(seconds=age),
                            table.c.observed_at > now - timedelta(seconds=age + 1))
+        if key == "bearing":
+            try:
+                return table.c.bearing == float(text)
+            except ValueError:
+                return table.c.bearing.is_(None) if text == "" else sa.false()
+        if key == "observed_at":  # published to the second
+            return same_instant(table.c.observed_at, text, timedelta(seconds=1))
         if key == "stale":
             return sa.false()
         return super()._filter(key, text, now)

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from geoapp.errors import InvalidParameter, NotFound
-from geoapp.features.live import StoreSource, parse_whole
+from geoapp.features.live import StoreSource, parse_whole, same_instant
 from geoapp.features.source import Feature
 from geoapp.i18n import Lang
 from geoapp.store.schema import wildlife_detections
@@ -140,16 +140,16 @@ class DetectionSource(StoreSource):
                 return sa.false()
             return sa.and_(table.c.lon >= minx, table.c.lon < maxx,
                            table.c.lat >= miny, table.c.lat < maxy)
-        if key == "observed_at":
-            try:
-                moment = datetime.fromisoformat(text)
-            except ValueError:
+        if key == "thumbnail" and not self.staff:  # published for exact devices only
+            shown = sa.and_(table.c.visibility == "exact", table.c.thumb_key.is_not(None))
+            prefix = f"{self.root}/wildlife/media/"
+            if text == "":
+                return sa.not_(shown)
+            if not text.startswith(prefix):
                 return sa.false()
-            if moment.tzinfo is None:
-                return sa.false()
-            # Published to the minute: the value names every instant of that minute.
-            return sa.and_(table.c.observed_at >= moment,
-                           table.c.observed_at < moment + timedelta(minutes=1))
+            return sa.and_(shown, table.c.thumb_key == text.removeprefix(prefix))
+        if key == "observed_at":  # published to the minute
+            return same_instant(table.c.observed_at, text, timedelta(minutes=1))
         return super()._filter(key, text, now)
 
     def _publish(self, conn: sa.Connection, rows: Sequence[sa.Row], now: datetime
