@@ -138,7 +138,7 @@ def figures(engine: sa.Engine, fy: int, lang: str = "ja") -> FiscalFigures:
 
 def add_map_views(engine: sa.Engine, counts: Mapping[int, int]) -> None:
     """Add views of the public map by fiscal year, in one transaction."""
-    for _ in range(3):  # two first views of a year may race to insert its row
+    for attempt in range(3):  # two processes' first views of a year may race to insert
         try:
             with engine.begin() as conn:
                 for fy, views in counts.items():
@@ -149,7 +149,8 @@ def add_map_views(engine: sa.Engine, counts: Mapping[int, int]) -> None:
                         conn.execute(map_views.insert().values(fiscal_year=fy, views=views))
             return
         except IntegrityError:
-            continue
+            if attempt == 2:
+                raise
 
 
 def count_map_view(engine: sa.Engine, now: datetime) -> None:

@@ -236,8 +236,8 @@ def items(
     crs: str | None = Query(None, description="CRS of the answer (OGC API Part 2)"),
     bbox_crs: str | None = Query(None, alias="bbox-crs", description="CRS of bbox"),
     limit: str | None = Query(None, description="page size; clamped to the maximum"),
-    offset: str | None = Query(None, description="features to skip (at most 10,000; "
-                                                 "follow next links to read further)"),
+    offset: str | None = Query(None, description="features to skip (at most 10,000 in the "
+                                                 "store's layers: follow next links further)"),
     cursor: str | None = Query(None, description="where the page starts: the token of "
                                                  "a next link"),
     datetime_: str | None = Query(None, alias="datetime", description="RFC 3339 instant/interval"),
