@@ -344,3 +344,17 @@ def test_every_published_property_filters_in_sql(engine_client):
              "lat": 37.95, "lon": 139.3, "bearing": 90.0, "speed": None,
              "observed_at": now - timedelta(seconds=30), "source": "device"}])
     _each_property_finds_its_feature(engine_client, "bus_positions", "bus1", set())
+
+
+def test_reading_every_report_goes_page_by_page_without_counting(city):
+    client, rows, ids = city
+    engine = _engine(client)
+    source = client.app.state.catalog.collection("reports").source
+    with _statements(engine) as seen:
+        every = [int(f.id) for f in source.iter_features()]
+    assert every == [ids[i] for i in _public(rows)]
+    pages = [s for s, _ in seen if re.search(r"\bFROM reports\b", s)]
+    assert len(pages) == len(every) // 1000 + 1  # chunks of 1000, no count among them
+    assert not [s for s in pages if "count(" in s.lower()]
+    photo_lists = [p for s, p in seen if "report_photos" in s]
+    assert max(len(p) for p in photo_lists) <= 1000

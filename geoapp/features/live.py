@@ -78,13 +78,17 @@ class StoreSource:
     def query(self, *, bbox: BBox | None = None, filters: Mapping[str, str] | None = None,
               limit: int, offset: int = 0, cursor: str | None = None) -> Page:
         """Features in ``bbox`` whose properties equal ``filters``, one page of them."""
+        return self._page(bbox, filters or {}, limit, offset, cursor, count=True)
+
+    def _page(self, bbox: BBox | None, filters: Mapping[str, str], limit: int, offset: int,
+              cursor: str | None, *, count: bool) -> Page:
         if offset > MAX_OFFSET:
             raise InvalidParameter(
                 "offset", f"at most {MAX_OFFSET}; to read further, follow the page's next "
                           "link, whose cursor costs the same on every page")
         now = self._now()
         with self.engine.connect() as conn:
-            where = self._where(conn, bbox, filters or {}, now)
+            where = self._where(conn, bbox, filters, now)
             statement = self._select(now).where(*where)
             if cursor is not None:
                 statement = statement.where(self._after(cursors.decode(cursor)))
@@ -96,9 +100,10 @@ class StoreSource:
             more = len(rows) > limit
             rows = rows[:limit]
             features = self._publish(conn, rows, now)
+            matched: int | None = None
             if cursor is None and not offset and not more:
-                matched: int | None = len(rows)  # the whole answer is on this page
-            else:
+                matched = len(rows)  # the whole answer is on this page
+            elif count:
                 matched = self._count(conn, self._select(now).where(*where))
         next_cursor = None
         if more:
@@ -131,7 +136,7 @@ class StoreSource:
         """Every feature, read a page at a time by cursor."""
         cursor = None
         while True:
-            page = self.query(limit=CHUNK, cursor=cursor)
+            page = self._page(None, {}, CHUNK, 0, cursor, count=False)
             yield from page.features
             if page.next_cursor is None:
                 return
