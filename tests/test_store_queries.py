@@ -358,3 +358,16 @@ def test_reading_every_report_goes_page_by_page_without_counting(city):
     assert not [s for s in pages if "count(" in s.lower()]
     photo_lists = [p for s, p in seen if "report_photos" in s]
     assert max(len(p) for p in photo_lists) <= 1000
+
+
+def test_the_list_view_pages_by_cursor_too(city):
+    client, rows, ids = city
+    public = [ids[i] for i in _public(rows)]
+    first = client.get(ITEMS, params={"f": "html", "limit": 100, "lang": "en"}).text
+    assert f"Showing 1 to 100 of {len(public)}" in first
+    href = re.search(r'<a href="([^"]+)" rel="next"', first).group(1).replace("&amp;", "&")
+    assert "cursor=" in href
+    second = client.get(href).text
+    assert f"Showing 100 of {len(public)}" in second
+    assert f">{public[100]}<" in second and f">{public[99]}<" not in second
+    assert 'rel="prev"' not in second
