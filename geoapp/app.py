@@ -26,6 +26,7 @@ from geoapp.reports.layer import ReportSource
 from geoapp.reports.service import ReportService
 from geoapp.settings import Settings
 from geoapp.staff.accounts import Accounts
+from geoapp.staff.figures import MapViewCounter
 from geoapp.staff.workflow import Workflow
 from geoapp.store.engine import check_at_head, migrate, open_engine
 from geoapp.store.ratelimit import Allowance, RateStore
@@ -116,6 +117,8 @@ logger = logging.getLogger("geoapp")
 
 #: How often the service sweeps photo files that no report refers to.
 SWEEP_EVERY_SECONDS = 3600.0
+#: How often the map views counted in memory are written to the database.
+MAP_VIEWS_FLUSH_SECONDS = 10.0
 
 
 async def _every(seconds: float, work: Callable[[], object], name: str) -> None:
@@ -168,20 +171,31 @@ class _Background:
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Run the background work while this process leads; close the database at the end."""
+    engine = app.state.reports.store.engine
     background = _Background(app)
     leader = Leader(lock_for(app.state.settings.database), background.start, background.stop)
     app.state.leader = leader
     if app.state.settings.environment != "test":  # the suite builds hundreds of apps
         app.state.photos.start()  # workers ready before the first photo, not spawned by it
+    # Every process counts its own map views in memory and writes them now and then, so
+    # no page view waits for (or takes) the database's write lock.
+    views = asyncio.create_task(_every(MAP_VIEWS_FLUSH_SECONDS,
+                                       lambda: app.state.map_views.flush(engine),
+                                       "map view counts"))
     await leader.step()  # at once: a lone process leads from its first request on
     election = asyncio.create_task(leader.run())
     try:
         yield
     finally:
         election.cancel()
+        views.cancel()
         leader.resign()  # in the loop: it cancels the background tasks
         await asyncio.to_thread(app.state.photos.close)
-        app.state.reports.store.engine.dispose()
+        try:  # the views counted since the last flush
+            await asyncio.to_thread(app.state.map_views.flush, engine)
+        except Exception:  # noqa: BLE001 (stopping anyway; the log says what was lost)
+            logger.exception("map view counts not written at shutdown")
+        engine.dispose()
 
 
 class GeoApp(FastAPI):
@@ -218,6 +232,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store, MediaStore(settings.media),
         CityBoundary(settings.geo_dir / "shibata_boundary_n03.geojson"), app.state.photos,
     )
+    app.state.map_views = MapViewCounter()
     app.state.trusted_proxies = intake.parse_networks(settings.trusted_proxies)
     app.state.rate_limiter = RateLimiter(
         RateStore(store.engine, keep=max(settings.report_rate_window, KEY_WINDOW)),

@@ -61,6 +61,11 @@ _TEXTS: dict[str, dict[str, str]] = {
         "en": "The database cannot be reached just now. Please try again in a few seconds.",
     },
     "extent": {"ja": "範囲 (経度・緯度)", "en": "Extent (longitude, latitude)"},
+    "items_page_summary": {
+        "ja": "{matched} 件中 {count} 件を表示",
+        "en": "Showing {count} of {matched}",
+    },
+    "many_matched": {"ja": "{n} 超", "en": "more than {n}"},
     "feature_count": {"ja": "地物数", "en": "Number of features"},
     "skip_to_content": {"ja": "本文へ移動", "en": "Skip to content"},
     "site_navigation": {"ja": "サイト内の移動", "en": "Site navigation"},

@@ -21,7 +21,7 @@ from geoapp.catalog.spec import (
     WildlifeSource,
 )
 from geoapp.errors import LayerConfigError, NotFound
-from geoapp.features.source import BBox, Feature, MemorySource, Page
+from geoapp.features.source import BBox, Feature, MemorySource, Page, Summary
 from geoapp.wifi.dataset import ActiveWifi, load_active
 from geoapp.wifi.matching import Facility, match
 
@@ -29,10 +29,15 @@ _TRUE = {"1", "有", "true", "yes", "○", "◯", "y"}
 
 
 class FeatureSource(Protocol):
-    """What a collection needs of its data: a query, one feature, an extent, a count."""
+    """What a collection needs of its data: a query, one feature, an extent, a count.
+
+    In-memory sources (MemorySource) page by offset; store-backed ones
+    (geoapp.features.live.StoreSource) run one SQL query per page and hand out keyset
+    cursors for the next page, and may leave ``Page.matched`` out when counting is costly.
+    """
 
     def query(self, *, bbox: BBox | None = None, filters: dict[str, str] | None = None,
-              limit: int, offset: int = 0) -> Page:
+              limit: int, offset: int = 0, cursor: str | None = None) -> Page:
         """Features in ``bbox`` whose properties equal ``filters``, one page of them."""
 
     def get(self, feature_id: str) -> Feature:
@@ -40,6 +45,9 @@ class FeatureSource(Protocol):
 
     def version(self) -> str:
         """A cheap token that changes whenever the features do, the same in every process."""
+
+    def summary(self) -> Summary:
+        """How many features there are and their bbox (one aggregate query in the store)."""
 
     @property
     def extent(self) -> BBox | None:

@@ -17,7 +17,7 @@ import orjson
 import shapely
 from shapely.geometry import box, shape
 
-from geoapp.errors import NotFound
+from geoapp.errors import InvalidParameter, NotFound
 
 BBox = tuple[float, float, float, float]
 
@@ -42,11 +42,25 @@ class Feature:
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """One page of a query: the features on it and how many matched in all."""
+    """One page of a query: its features, how many matched in all, and where the next starts.
+
+    ``matched`` is None when counting would cost more than the page (OGC API lets
+    ``numberMatched`` be omitted); ``next_cursor`` is the keyset token of the next page of a
+    store-backed source (None for in-memory sources, which page by offset, and on the last).
+    """
 
     features: list[Feature]
     encoded: list[bytes]
-    matched: int
+    matched: int | None
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """How many features a source has and their bbox, as /collections and the map show."""
+
+    count: int
+    extent: BBox | None
 
 
 def filter_key(value: Any) -> str:
@@ -97,6 +111,10 @@ class MemorySource:
     def __len__(self) -> int:
         return len(self.features)
 
+    def summary(self) -> Summary:
+        """The count and the extent of the features."""
+        return Summary(len(self.features), self.extent)
+
     @property
     def extent(self) -> BBox | None:
         """The bbox of all features, or None when there are none."""
@@ -117,8 +135,12 @@ class MemorySource:
         filters: Mapping[str, str] | None = None,
         limit: int,
         offset: int = 0,
+        cursor: str | None = None,
     ) -> Page:
         """Features intersecting ``bbox`` whose properties equal ``filters``, one page of them."""
+        if cursor is not None:
+            # In memory an offset costs nothing, so file layers page by offset only.
+            raise InvalidParameter("cursor", "this collection pages with offset")
         mask = np.ones(len(self.features), dtype=bool)
         if bbox is not None and len(self.features):
             minx, miny, maxx, maxy = bbox

@@ -5,23 +5,38 @@ Only public fields are published: never the reporter's name or e-mail.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
+
 from geoapp.errors import NotFound
-from geoapp.features.live import LiveSource
+from geoapp.features.live import StoreSource, parse_whole, same_instant
 from geoapp.features.params import parse_id
 from geoapp.features.source import BBox, Feature
 from geoapp.store import versions
 from geoapp.store.records import Report
 from geoapp.store.reports import ReportStore
+from geoapp.store.schema import report_photos, reports
+
+#: Properties filtered through a reference table: (table, its field the property shows).
+_REFERENCE_FILTERS = {
+    "category": ("categories", "name_ja"), "category_en": ("categories", "name_en"),
+    "category_code": ("categories", "code"),
+    "status": ("statuses", "name_ja"), "status_en": ("statuses", "name_en"),
+    "status_code": ("statuses", "code"), "status_group": ("statuses", "public_group"),
+}
 
 
-class ReportSource(LiveSource):
+class ReportSource(StoreSource):
     """Reports the public may see (every state but 'closed'), as GeoJSON features."""
+
+    order_key = order_id = reports.c.id
 
     def __init__(self, store: ReportStore, root: str = "") -> None:
         self.store = store
+        self.engine = store.engine
         self.root = root  # URL prefix for report pages and photos
 
     def _visible(self) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
@@ -56,11 +71,61 @@ class ReportSource(LiveSource):
         geometry = {"type": "Point", "coordinates": [report.lon, report.lat]}
         return Feature(str(report.id), geometry, props)
 
-    def _features(self, bbox: BBox | None) -> list[Feature]:
-        categories, statuses, shown = self._visible()
-        reports = self.store.in_bbox(bbox, statuses_in=shown)
-        return [self.publish(r, categories, statuses) for r in reports]
+    # -- the SQL of a page (geoapp.features.live) -----------------------------------------
 
+    def _select(self, now: datetime) -> sa.Select:
+        _, statuses, shown = self._visible()
+        hidden = [code for code in statuses if code not in shown]
+        # "Not closed" rather than "in the shown states": no index serves a NOT IN, so both
+        # engines read the primary key in order and stop at the limit, where an IN on the
+        # state index would sort every public report first.
+        return self.store.public_select().where(reports.c.status_code.not_in(hidden))
+
+    def _position(self) -> tuple[sa.ColumnElement[float], sa.ColumnElement[float]]:
+        return reports.c.lon, reports.c.lat
+
+    def _candidates(self, conn: sa.Connection, bbox: BBox) -> sa.ColumnElement[bool] | None:
+        return self.store.candidates(conn, bbox)
+
+    def _filter(self, key: str, text: str, now: datetime) -> sa.ColumnElement[bool]:
+        if key in _REFERENCE_FILTERS:
+            table, field = _REFERENCE_FILTERS[key]
+            rows = self.store.categories(active_only=False) if table == "categories" \
+                else self.store.statuses()
+            codes = [r.code for r in rows if getattr(r, field) == text]
+            column = reports.c.category_code if table == "categories" else reports.c.status_code
+            return column.in_(codes) if codes else sa.false()
+        if key in ("number", "url"):
+            prefix = "" if key == "number" else f"{self.root}/reports/"
+            number = parse_whole(text.removeprefix(prefix)) if text.startswith(prefix) else None
+            return reports.c.id == number if number is not None else sa.false()
+        if key in ("supporters", "description"):
+            value = parse_whole(text) if key == "supporters" else text
+            return reports.c[key] == value if value is not None else sa.false()
+        if key == "photos":
+            count = parse_whole(text)
+            photos = sa.select(sa.func.count()).where(
+                report_photos.c.report_id == reports.c.id).scalar_subquery()
+            return photos == count if count is not None else sa.false()
+        if key == "thumbnail":
+            first = sa.select(report_photos.c.thumb_key).where(
+                report_photos.c.report_id == reports.c.id, report_photos.c.position == 0
+            ).scalar_subquery()
+            prefix = f"{self.root}/media/"
+            if text == "":
+                return first.is_(None)
+            return first == text.removeprefix(prefix) if text.startswith(prefix) else sa.false()
+        if key in ("created_at", "updated_at"):
+            return same_instant(reports.c[key], text, timedelta(seconds=1))
+        return super()._filter(key, text, now)
+
+    def _publish(self, conn: sa.Connection, rows: Sequence[sa.Row], now: datetime
+                 ) -> list[Feature]:
+        categories, statuses, _ = self._visible()
+        # One more query per page: the photos of this page's reports, never of any other.
+        photos = self.store.photos_of(conn, [row.id for row in rows])
+        return [self.publish(self.store.report_of(row, photos), categories, statuses)
+                for row in rows]
 
     def get(self, feature_id: str) -> Feature:
         """One public report by number."""
@@ -74,6 +139,4 @@ class ReportSource(LiveSource):
         """The store's reports token: any write to reports, photos, categories or states
         changes it, whichever process made it."""
         return versions.current(self.store.engine, "reports")
-
-
 

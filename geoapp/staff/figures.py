@@ -7,7 +7,9 @@ A Japanese fiscal year runs from April to March and is labelled with the era yea
 from __future__ import annotations
 
 import statistics
+import threading
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -134,21 +136,62 @@ def figures(engine: sa.Engine, fy: int, lang: str = "ja") -> FiscalFigures:
     )
 
 
+def add_map_views(engine: sa.Engine, counts: Mapping[int, int]) -> None:
+    """Add views of the public map by fiscal year, in one transaction."""
+    for attempt in range(3):  # two processes' first views of a year may race to insert
+        try:
+            with engine.begin() as conn:
+                for fy, views in counts.items():
+                    updated = conn.execute(
+                        map_views.update().where(map_views.c.fiscal_year == fy)
+                        .values(views=map_views.c.views + views)).rowcount
+                    if not updated:
+                        conn.execute(map_views.insert().values(fiscal_year=fy, views=views))
+            return
+        except IntegrityError:
+            if attempt == 2:
+                raise
+
+
 def count_map_view(engine: sa.Engine, now: datetime) -> None:
     """Count one view of the public map in its fiscal year; nothing about the viewer is kept."""
-    fy = fiscal_year(now)
-    for _ in range(3):  # two first views of a year may race to insert the row
-        with engine.begin() as conn:
-            updated = conn.execute(map_views.update().where(map_views.c.fiscal_year == fy)
-                                   .values(views=map_views.c.views + 1)).rowcount
-            if updated:
-                return
-            try:
-                with conn.begin_nested():
-                    conn.execute(map_views.insert().values(fiscal_year=fy, views=1))
-                return
-            except IntegrityError:
-                continue
+    add_map_views(engine, {fiscal_year(now): 1})
+
+
+class MapViewCounter:
+    """Views of the public map counted in memory and written in batches.
+
+    A page view that wrote its own row would take SQLite's one write lock on every view of
+    the map; the service flushes these counts every few seconds and when it stops instead.
+    """
+
+    def __init__(self) -> None:
+        self._pending: Counter[int] = Counter()
+        self._lock = threading.Lock()
+
+    def count(self, now: datetime) -> None:
+        """Count one view (in memory only)."""
+        with self._lock:
+            self._pending[fiscal_year(now)] += 1
+
+    def pending(self, fy: int) -> int:
+        """Views of ``fy`` counted here and not yet written."""
+        with self._lock:
+            return self._pending[fy]
+
+    def flush(self, engine: sa.Engine) -> int:
+        """Write the counted views; kept for the next flush when the database fails."""
+        with self._lock:
+            batch, self._pending = self._pending, Counter()
+        if not batch:
+            return 0
+        try:
+            add_map_views(engine, batch)
+        except BaseException:
+            with self._lock:
+                self._pending.update(batch)
+            raise
+        return sum(batch.values())
 
 
 def fiscal_years(engine: sa.Engine, now: datetime) -> list[int]:

@@ -7,7 +7,9 @@ here, in the one function that asks the spatial index for candidates.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Mapping
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +36,19 @@ _PUBLIC_COLUMNS = [
 ]
 
 
+#: Seconds categories and states are served from memory before being read again. They
+#: change only on ``geoapp store seed``, which clears this process's copy at once; other
+#: processes see the change within this time.
+REFERENCE_TTL = 60.0
+#: Candidates the R*Tree may return before a bbox counts as "most of the table": then the
+#: page is read in id order with the exact test alone, as materialising every candidate
+#: to sort it would cost more than the rows a page skips.
+RTREE_PROBE = 20_000
+#: Ids per ``IN (...)`` when loading photos: far below SQLite's 32,766 and PostgreSQL's
+#: 65,535 bound parameters, whatever the number of reports asked for.
+IN_CHUNK = 1000
+
+
 class DuplicateIdempotencyKey(Conflict):
     """Another report was stored with the same idempotency key first."""
 
@@ -43,6 +58,8 @@ class ReportStore:
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
+        self._reference: dict[str, tuple[float, list[Any]]] = {}
+        self._reference_lock = threading.Lock()
 
     @property
     def engine_name(self) -> str:
@@ -103,7 +120,26 @@ class ReportStore:
             if fresh:
                 conn.execute(transitions.insert(), fresh)
             changed["transitions"] = len(fresh)
+        self.forget_reference()
         return changed
+
+    def forget_reference(self) -> None:
+        """Read categories and states from the database again at their next use."""
+        with self._reference_lock:
+            self._reference.clear()
+
+    def _cached(self, name: str, query: sa.Select, make: Any) -> list[Any]:
+        """Reference rows from memory while fresh (they are read on every page otherwise)."""
+        now = time.monotonic()
+        with self._reference_lock:
+            hit = self._reference.get(name)
+            if hit is not None and now - hit[0] < REFERENCE_TTL:
+                return list(hit[1])
+        with self.engine.connect() as conn:
+            rows = [make(**r._mapping) for r in conn.execute(query)]
+        with self._reference_lock:
+            self._reference[name] = (now, rows)
+        return list(rows)
 
     def departments(self) -> list[Department]:
         """Every department."""
@@ -113,16 +149,13 @@ class ReportStore:
     def categories(self, *, active_only: bool = True) -> list[Category]:
         """Categories in display order."""
         query = sa.select(categories).order_by(categories.c.sort_order, categories.c.code)
-        if active_only:
-            query = query.where(categories.c.active.is_(True))
-        with self.engine.connect() as conn:
-            return [Category(**r._mapping) for r in conn.execute(query)]
+        every = self._cached("categories", query, Category)
+        return [c for c in every if c.active] if active_only else every
 
     def statuses(self) -> list[Status]:
         """States in workflow order."""
-        query = sa.select(statuses).order_by(statuses.c.sort_order)
-        with self.engine.connect() as conn:
-            return [Status(**r._mapping) for r in conn.execute(query)]
+        return self._cached("statuses", sa.select(statuses).order_by(statuses.c.sort_order),
+                            Status)
 
     # -- reports --------------------------------------------------------------------------
 
@@ -216,10 +249,10 @@ class ReportStore:
         categories_in: Iterable[str] | None = None,
         statuses_in: Iterable[str] | None = None,
     ) -> list[Report]:
-        """Reports whose point lies in ``bbox`` (through the engine's spatial index)."""
+        """Reports whose point lies in ``bbox`` (the engine's spatial index, then exactly)."""
         query = sa.select(*_PUBLIC_COLUMNS).order_by(reports.c.id)
         if bbox is not None:
-            query = query.where(self._bbox_clause(bbox))
+            query = query.where(self._bbox_clause(bbox), *self.within(bbox))
         if categories_in is not None:
             query = query.where(reports.c.category_code.in_(list(categories_in)))
         if statuses_in is not None:
@@ -280,6 +313,58 @@ class ReportStore:
             rows = conn.execute(sa.select(report_photos.c.media_key, report_photos.c.thumb_key))
             return {key for row in rows for key in row}
 
+    # -- pages of public reports (geoapp.reports.layer) -----------------------------------
+
+    def public_select(self) -> sa.Select:
+        """The public columns of reports (never the reporter's name or e-mail)."""
+        return sa.select(*_PUBLIC_COLUMNS)
+
+    @staticmethod
+    def within(bbox: BBox) -> list[sa.ColumnElement[bool]]:
+        """The exact test of a point in ``bbox``, edges included, on the stored coordinates.
+
+        The indexes keep rounded boxes (the R*Tree 32-bit floats, GiST float boxes), so they
+        only choose candidates: a point just outside the box passes them, never this test.
+        """
+        minx, miny, maxx, maxy = bbox
+        return [reports.c.lon >= minx, reports.c.lon <= maxx,
+                reports.c.lat >= miny, reports.c.lat <= maxy]
+
+    def candidates(self, conn: sa.Connection, bbox: BBox) -> sa.ColumnElement[bool] | None:
+        """The spatial index's clause for ``bbox``, or None where scanning in order is cheaper.
+
+        PostgreSQL's planner weighs the GiST index against the primary key by itself. SQLite
+        cannot: a box holding most of the table is answered faster by reading reports in
+        id order with the exact test, so the R*Tree is asked first how many it would return.
+        """
+        clause = self._bbox_clause(bbox)
+        if self.engine.dialect.name == "postgresql":
+            return clause
+        minx, miny, maxx, maxy = bbox
+        probe = sa.text(
+            "SELECT count(*) FROM (SELECT 1 FROM reports_rtree WHERE max_lon >= :minx "
+            "AND min_lon <= :maxx AND max_lat >= :miny AND min_lat <= :maxy LIMIT :n)"
+        ).bindparams(minx=minx, miny=miny, maxx=maxx, maxy=maxy, n=RTREE_PROBE + 1)
+        return clause if conn.execute(probe).scalar_one() <= RTREE_PROBE else None
+
+    def photos_of(self, conn: sa.Connection, ids: Sequence[int]) -> dict[int, tuple[Photo, ...]]:
+        """The photos of the reports ``ids``, in order, by report."""
+        photos: dict[int, list[Photo]] = {}
+        for start in range(0, len(ids), IN_CHUNK):
+            rows = conn.execute(
+                sa.select(report_photos)
+                .where(report_photos.c.report_id.in_(ids[start:start + IN_CHUNK]))
+                .order_by(report_photos.c.report_id, report_photos.c.position))
+            for p in rows:
+                photos.setdefault(p.report_id, []).append(
+                    Photo(p.media_key, p.thumb_key, p.width, p.height))
+        return {report_id: tuple(found) for report_id, found in photos.items()}
+
+    @staticmethod
+    def report_of(row: sa.Row, photos: Mapping[int, tuple[Photo, ...]]) -> Report:
+        """A record from a row of :meth:`public_select` and the photos by report."""
+        return Report(**row._mapping, photos=photos.get(row.id, ()))
+
     # -- helpers --------------------------------------------------------------------------
 
     def _bbox_clause(self, bbox: BBox) -> sa.ColumnElement[bool]:
@@ -296,14 +381,5 @@ class ReportStore:
     def _load(self, query: sa.Select) -> list[Report]:
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-            ids = [row.id for row in rows]
-            photos: dict[int, list[Photo]] = {}
-            if ids:
-                photo_rows = conn.execute(
-                    sa.select(report_photos).where(report_photos.c.report_id.in_(ids))
-                    .order_by(report_photos.c.report_id, report_photos.c.position)
-                )
-                for p in photo_rows:
-                    photos.setdefault(p.report_id, []).append(
-                        Photo(p.media_key, p.thumb_key, p.width, p.height))
-        return [Report(**row._mapping, photos=tuple(photos.get(row.id, ()))) for row in rows]
+            photos = self.photos_of(conn, [row.id for row in rows])
+        return [self.report_of(row, photos) for row in rows]

@@ -3,18 +3,21 @@ reservation-based service areas, and live bus positions."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 import shapely
+import sqlalchemy as sa
 from shapely.geometry import Point, shape
 
-from geoapp.errors import LayerConfigError
-from geoapp.features.source import BBox, Feature, MemorySource, Page
-from geoapp.transit.positions import Positions
+from geoapp.errors import LayerConfigError, NotFound
+from geoapp.features.live import StoreSource, parse_whole, same_instant
+from geoapp.features.source import BBox, Feature, MemorySource, Page, Summary
+from geoapp.store import schema
+from geoapp.transit.positions import STALE_AFTER, Position, Positions
 from geoapp.transit.timetable import Timetable
 
 Clock = Callable[[], datetime]
@@ -48,10 +51,14 @@ class _Cached:
         return self._source
 
     def query(self, *, bbox: BBox | None = None, filters: Mapping[str, str] | None = None,
-              limit: int, offset: int = 0) -> Page:
+              limit: int, offset: int = 0, cursor: str | None = None) -> Page:
         """Features in ``bbox`` matching ``filters``, one page of them."""
         return self._current().query(bbox=bbox, filters=dict(filters or {}), limit=limit,
-                                     offset=offset)
+                                     offset=offset, cursor=cursor)
+
+    def summary(self) -> Summary:
+        """The count and the extent of the features."""
+        return self._current().summary()
 
     def get(self, feature_id: str) -> Feature:
         """One feature; NotFound if there is none."""
@@ -124,20 +131,68 @@ class StopSource(_Cached):
         return features
 
 
-class VehicleSource(_Cached):
+class VehicleSource(StoreSource):
     """The buses' latest positions; older than two minutes they are marked stale."""
 
+    order_key = order_id = schema.transit_positions.c.vehicle_id
+
     def __init__(self, positions: Positions, clock: Clock = _utc_now) -> None:
-        super().__init__(positions.timetable, clock=clock)
         self.positions = positions
+        self.engine = positions.engine
+        self.clock = clock
 
-    def _current(self) -> MemorySource:  # live: never cached
-        return MemorySource(self._build(self.clock()))
+    def _now(self) -> datetime:
+        return self.clock()
 
-    def _build(self, now: datetime) -> list[Feature]:
+    def _select(self, now: datetime) -> sa.Select:
+        table = schema.transit_positions
+        return sa.select(table).where(table.c.observed_at >= now - self.positions.gone_after)
+
+    def _position(self) -> tuple[sa.ColumnElement[float], sa.ColumnElement[float]]:
+        return schema.transit_positions.c.lon, schema.transit_positions.c.lat
+
+    def _filter(self, key: str, text: str, now: datetime) -> sa.ColumnElement[bool]:
+        table = schema.transit_positions
+        if key in ("vehicle_id", "label"):
+            return table.c[key] == text
+        if key in ("trip_id", "route_id"):  # published as "" when the bus did not say
+            return table.c[key].is_(None) | (table.c[key] == "") if text == "" \
+                else table.c[key] == text
+        if key == "route":
+            names = {r["route_id"]: r["short_name"] or r["long_name"]
+                     for r in self.positions.timetable.routes()}
+            named = table.c.route_id.in_([i for i, name in names.items() if name == text])
+            if text != "":
+                return named
+            # Published as "" too: no route, or one the timetable does not know.
+            return sa.or_(table.c.route_id.is_(None), table.c.route_id.not_in(list(names)),
+                          named)
+        if key == "stale" and text in ("true", "false"):
+            older = table.c.observed_at < now - STALE_AFTER
+            return older if text == "true" else sa.not_(older)
+        if key == "age_seconds":
+            age = parse_whole(text)
+            if age is None:
+                return sa.false()
+            return sa.and_(table.c.observed_at <= now - timedelta(seconds=age),
+                           table.c.observed_at > now - timedelta(seconds=age + 1))
+        if key == "bearing":
+            try:
+                return table.c.bearing == float(text)
+            except ValueError:
+                return table.c.bearing.is_(None) if text == "" else sa.false()
+        if key == "observed_at":  # published to the second
+            return same_instant(table.c.observed_at, text, timedelta(seconds=1))
+        if key == "stale":
+            return sa.false()
+        return super()._filter(key, text, now)
+
+    def _publish(self, conn: sa.Connection, rows: Sequence[sa.Row], now: datetime
+                 ) -> list[Feature]:
         routes = {r["route_id"]: r for r in self.positions.timetable.routes()}
         features = []
-        for p in self.positions.current(now):
+        for row in rows:
+            p = Position(**row._mapping)
             route = routes.get(p.route_id or "")
             props = {
                 "vehicle_id": p.vehicle_id, "label": p.label, "trip_id": p.trip_id or "",
@@ -151,6 +206,13 @@ class VehicleSource(_Cached):
             features.append(Feature(p.vehicle_id, {"type": "Point",
                                                    "coordinates": [p.lon, p.lat]}, props))
         return features
+
+    def get(self, feature_id: str) -> Feature:
+        """One bus's latest position; NotFound if it has none (or it is gone)."""
+        page = self.query(filters={"vehicle_id": feature_id}, limit=1)
+        if not page.features:
+            raise NotFound(f"no bus {feature_id!r}")
+        return page.features[0]
 
 
 def read_areas(path: Path | None) -> list[Feature]:

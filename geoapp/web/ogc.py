@@ -15,7 +15,9 @@ from geoapp.catalog.registry import Catalog, Layer
 from geoapp.errors import InvalidParameter
 from geoapp.features import crs as crs_part2
 from geoapp.features.crs import CRS84
+from geoapp.features.live import COUNT_LIMIT
 from geoapp.features.params import parse_bbox, parse_int, parse_limit
+from geoapp.features.source import Page, Summary
 from geoapp.i18n import Lang, t
 from geoapp.web.caching import cacheable, every_collection
 from geoapp.web.caching import collection as one_collection
@@ -32,7 +34,7 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
 ]
 #: Parameters items accepts besides the layer's own property names.
-ITEMS_PARAMS = {"f", "lang", "bbox", "bbox-crs", "crs", "limit", "offset", "datetime"}
+ITEMS_PARAMS = {"f", "lang", "bbox", "bbox-crs", "crs", "limit", "offset", "cursor", "datetime"}
 
 router = APIRouter(tags=["OGC API – Features"])
 
@@ -64,8 +66,9 @@ def landing(request: Request, catalog: Catalog, lang: Lang) -> dict[str, Any]:
     }
 
 
-def collection_doc(request: Request, layer: Layer, lang: Lang) -> dict[str, Any]:
-    """The metadata document of one collection."""
+def collection_doc(request: Request, layer: Layer, lang: Lang,
+                   summary: Summary | None = None) -> dict[str, Any]:
+    """The metadata document of one collection (``summary``: its count and extent, if known)."""
     root = base_url(request)
     spec = layer.spec
     assert layer.source is not None
@@ -93,7 +96,7 @@ def collection_doc(request: Request, layer: Layer, lang: Lang) -> dict[str, Any]
         doc["links"].append(
             _link(spec.credit.licence_url, "license", "text/html", spec.credit.licence)
         )
-    extent = layer.source.extent
+    extent = (summary or layer.source.summary()).extent
     if extent is not None:
         doc["extent"] = {"spatial": {"bbox": [list(extent)], "crs": CRS84}}
     return doc
@@ -116,12 +119,16 @@ def collections(
 ) -> Response:
     """Every public feature collection."""
     root = base_url(request)
-    docs = [collection_doc(request, layer, lang) for layer in catalog.collections()]
+    layers = catalog.collections()
+    # One aggregate query per store-backed layer gives both its count and its extent.
+    summaries = [layer.source.summary() for layer in layers]
+    docs = [collection_doc(request, layer, lang, summary)
+            for layer, summary in zip(layers, summaries, strict=True)]
     if choose_format(request) == "html":
         return templates.TemplateResponse(
             request,
             "collections.html",
-            {"lang": lang, "layers": catalog.collections(), "docs": docs},
+            {"lang": lang, "layers": layers, "docs": docs, "summaries": summaries},
         )
     body = {
         "links": [
@@ -144,11 +151,12 @@ def collection(
 ) -> Response:
     """The metadata of one collection."""
     layer = catalog.collection(collection_id)
-    doc = collection_doc(request, layer, lang)
+    summary = layer.source.summary()
+    doc = collection_doc(request, layer, lang, summary)
     if choose_format(request) == "html":
         return templates.TemplateResponse(
-            request, "collection.html", {"lang": lang, "layer": layer, "doc": doc}
-        )
+            request, "collection.html",
+            {"lang": lang, "layer": layer, "doc": doc, "summary": summary})
     return _json(doc, lang=lang)
 
 
@@ -189,8 +197,8 @@ class _Paging:
     prev_href: str | None
 
 
-def _paging(request: Request, layer: Layer, fmt: str, start: int, size: int, matched: int,
-            lang: Lang) -> _Paging:
+def _paging(request: Request, layer: Layer, fmt: str, start: int, size: int, page: Page,
+            by_cursor: bool, lang: Lang) -> _Paging:
     path = f"/collections/{layer.id}/items"
     page_type = GEOJSON if fmt == "json" else "text/html"
     links = [
@@ -201,10 +209,15 @@ def _paging(request: Request, layer: Layer, fmt: str, start: int, size: int, mat
               layer.spec.title(lang)),
     ]
     next_href = prev_href = None
-    if start + size < matched:
+    if page.next_cursor is not None:
+        # A keyset cursor: the next page costs what this one did, however deep.
+        next_href = url_with(request, path, cursor=page.next_cursor, offset=None, limit=size)
+    elif not by_cursor and page.matched is not None and start + size < page.matched:
         next_href = url_with(request, path, offset=start + size, limit=size)
+    if next_href is not None:
         links.append(_link(next_href, "next", page_type, t("next_page", lang)))
-    if start > 0:
+    # A cursor page has no prev link (OGC API allows leaving it out); offset pages do.
+    if start > 0 and not by_cursor:
         prev_href = url_with(request, path, offset=max(0, start - size), limit=size)
         links.append(_link(prev_href, "prev", page_type, t("prev_page", lang)))
     return _Paging(links, next_href, prev_href)
@@ -228,7 +241,10 @@ def items(
     crs: str | None = Query(None, description="CRS of the answer (OGC API Part 2)"),
     bbox_crs: str | None = Query(None, alias="bbox-crs", description="CRS of bbox"),
     limit: str | None = Query(None, description="page size; clamped to the maximum"),
-    offset: str | None = Query(None, description="features to skip"),
+    offset: str | None = Query(None, description="features to skip (at most 10,000 in the "
+                                                 "store's layers: follow next links further)"),
+    cursor: str | None = Query(None, description="where the page starts: the token of "
+                                                 "a next link"),
     datetime_: str | None = Query(None, alias="datetime", description="RFC 3339 instant/interval"),
     f: str | None = Query(None, description="json (GeoJSON, default) or html"),
 ) -> Response:
@@ -245,17 +261,24 @@ def items(
     size = parse_limit(limit, default=settings.items_default_limit,
                        maximum=settings.items_max_limit)
     start = parse_int("offset", offset, default=0, minimum=0)
-    page = layer.source.query(bbox=box, filters=filters, limit=size, offset=start)
-    paging = _paging(request, layer, fmt, start, size, page.matched, lang)
+    by_cursor = bool(cursor)
+    page = layer.source.query(bbox=box, filters=filters, limit=size, offset=start,
+                              cursor=cursor or None)
+    paging = _paging(request, layer, fmt, start, size, page, by_cursor, lang)
     if fmt == "html":
         context = {
             "layer": layer, "features": page.features, "matched": page.matched,
-            "first": start + 1, "last": start + len(page.features),
+            "first": None if by_cursor else start + 1,
+            "last": start + len(page.features),
             "next_href": paging.next_href, "prev_href": paging.prev_href,
+            "count_limit": COUNT_LIMIT,
         }
         return templates.TemplateResponse(request, "items.html", context)
+    # numberMatched is left out when counting would cost more than the page (OGC API
+    # allows that); numberReturned is always there.
+    counts = {} if page.matched is None else {"numberMatched": page.matched}
     tail = orjson.dumps({
-        "numberMatched": page.matched,
+        **counts,
         "numberReturned": len(page.features),
         "timeStamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "links": paging.links,

@@ -12,7 +12,6 @@ from geoapp.catalog.registry import Layer
 from geoapp.i18n import t
 from geoapp.maps import symbols
 from geoapp.maps.builder import build_map
-from geoapp.staff.figures import count_map_view
 from geoapp.web.context import CatalogDep, LangDep, SettingsDep, TemplatesDep
 from geoapp.web.negotiation import choose_format
 from geoapp.web.ogc import _json, landing
@@ -37,7 +36,8 @@ def home(
     # Browsers ask for text/html first; API clients send JSON or */* (OWSLib) and get JSON.
     if choose_format(request) == "json":
         return _json(landing(request, catalog, lang), lang=lang)
-    count_map_view(request.app.state.reports.store.engine, datetime.now(UTC))
+    # Counted in memory; the service writes the counts in batches (no write per view).
+    request.app.state.map_views.count(datetime.now(UTC))
     parts = build_map(catalog, settings, request.app.state.assets, lang, settings.base_url)
     wifi_count = ""
     if any(layer.id == "shelters" for layer in catalog.collections()):

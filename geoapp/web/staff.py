@@ -164,6 +164,8 @@ def dashboard(request: Request, templates: TemplatesDep, lang: LangDep,
     fy = parse_int("fy", request.query_params.get("fy"), default=years[0],
                    minimum=FIRST_YEAR, maximum=LAST_YEAR)
     data = figures.figures(_engine(request), fy, lang)
+    # Views this process counted and has not written yet belong to the figure too.
+    data.map_views += request.app.state.map_views.pending(fy)
     peak = max([n for _, n in data.monthly_posted + data.monthly_handled] + [1])
     return templates.TemplateResponse(request, "staff/dashboard.html", {
         "session": session, "data": data, "years": [(y, figures.era_label(y)) for y in years],

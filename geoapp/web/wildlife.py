@@ -239,7 +239,7 @@ def _staff_page(request: Request, templates: Any, service: WildlifeService, sess
     return templates.TemplateResponse(request, "wildlife/staff.html", {
         "session": session, "devices": service.devices.all(), "kinds": KINDS,
         "statuses": STATUSES, "visibilities": VISIBILITIES, "species_names": SPECIES,
-        "detections": service.staff.features[:50], "new_key": None, "new_device": None,
+        "detections": service.staff.query(limit=50).features, "new_key": None, "new_device": None,
         "error": None, **context}, status_code=status)
 
 

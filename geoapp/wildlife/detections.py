@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from geoapp.store.schema import wildlife_detections
-from geoapp.wildlife.mesh import generalise
+from geoapp.wildlife.mesh import CELL_LAT, CELL_LON, generalise
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,34 @@ def public_position(detection: Detection) -> PublicPosition | None:
         lon, lat, code = generalise(detection.lon, detection.lat)
         return PublicPosition(lon, lat, "mesh", code)
     return None
+
+
+def _round6(value: sa.ColumnElement[float], dialect: str) -> sa.ColumnElement[float]:
+    # PostgreSQL rounds to digits only as numeric; SQLite rounds doubles.
+    if dialect == "postgresql":
+        return sa.cast(sa.func.round(sa.cast(value, sa.Numeric), 6), sa.Float)
+    return sa.func.round(value, 6)
+
+
+def _cell_centre(value: sa.ColumnElement[float], offset: float, cell: float, dialect: str
+                 ) -> sa.ColumnElement[float]:
+    seconds = _round6((value - offset) * 3600, dialect)  # as mesh3 rounds, edges stay put
+    step = cell * 3600
+    return _round6((sa.func.floor(seconds / step) * step + step / 2) / 3600 + offset, dialect)
+
+
+def public_position_sql(dialect: str) -> tuple[sa.ColumnElement[float], sa.ColumnElement[float]]:
+    """:func:`public_position`'s longitude and latitude as SQL, for bbox tests and paging.
+
+    Exact devices' detections keep their point; the others move to their 3次メッシュ
+    cell's centre, computed as :mod:`geoapp.wildlife.mesh` does.
+    """
+    table = wildlife_detections
+    exact = table.c.visibility == "exact"
+    lon = sa.case((exact, table.c.lon),
+                  else_=_cell_centre(table.c.lon, 100, CELL_LON, dialect))
+    lat = sa.case((exact, table.c.lat), else_=_cell_centre(table.c.lat, 0, CELL_LAT, dialect))
+    return lon, lat
 
 
 def detection_from_row(row: sa.Row) -> Detection:

@@ -7,24 +7,34 @@ published only for exact devices, as a photo may show where it was taken.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
-from geoapp.errors import NotFound
-from geoapp.features.live import LiveSource
+from geoapp.errors import InvalidParameter, NotFound
+from geoapp.features.live import StoreSource, parse_whole, same_instant
 from geoapp.features.params import parse_id
-from geoapp.features.source import BBox, Feature
+from geoapp.features.source import Feature
 from geoapp.i18n import Lang
 from geoapp.japantime import JST
 from geoapp.store import versions
+from geoapp.store.schema import wildlife_detections
 from geoapp.wildlife import detections as store
-from geoapp.wildlife.detections import Detection, public_position
+from geoapp.wildlife.detections import (
+    Detection,
+    detection_from_row,
+    public_position,
+    public_position_sql,
+)
+from geoapp.wildlife.mesh import mesh3_bounds
 from geoapp.wildlife.vocab import SPECIES, label
 
 DEFAULT_DAYS = 7
 MAX_DAYS = 3650
+#: Device visibilities whose detections the public layer shows.
+PUBLIC_VISIBILITIES = ("exact", "mesh")
 
 
 def alt_text(detection: Detection, lang: Lang) -> str:
@@ -37,8 +47,13 @@ def alt_text(detection: Detection, lang: Lang) -> str:
     return f"{name} ({count}) {when}" if count else f"{name} {when}"
 
 
-class DetectionSource(LiveSource):
+class DetectionSource(StoreSource):
     """Detections of the last ``days`` days as GeoJSON features, public or for staff."""
+
+    # Newest first; the id breaks ties between detections of the same instant.
+    order_key = wildlife_detections.c.observed_at
+    order_id = wildlife_detections.c.id
+    descending = True
 
     def __init__(self, engine: sa.Engine, *, staff: bool = False, days: int = DEFAULT_DAYS,
                  root: str = "") -> None:
@@ -51,8 +66,13 @@ class DetectionSource(LiveSource):
         """The same source over another window."""
         return DetectionSource(self.engine, staff=self.staff, days=days, root=self.root)
 
-    def publish(self, detection: Detection) -> Feature | None:
-        """A detection as a feature (None when the public may not see it)."""
+    def publish(self, detection: Detection,
+                at: tuple[float, float] | None = None) -> Feature | None:
+        """A detection as a feature (None when the public may not see it).
+
+        ``at`` is the public position as the page's SQL computed it, so that a feature is
+        drawn exactly where the bbox test found it.
+        """
         props: dict[str, Any] = {
             "species": detection.species,
             "species_ja": label(SPECIES, detection.species, "ja"),
@@ -73,7 +93,7 @@ class DetectionSource(LiveSource):
             position = public_position(detection)
             if position is None:
                 return None
-            lon, lat = position.lon, position.lat
+            lon, lat = at or (position.lon, position.lat)
             props.update(precision=position.precision, mesh=position.mesh)
             exact_photo = position.precision == "exact" and detection.thumb_key
             props["thumbnail"] = (f"{self.root}/wildlife/media/{detection.thumb_key}"
@@ -81,22 +101,81 @@ class DetectionSource(LiveSource):
         geometry = {"type": "Point", "coordinates": [lon, lat]}
         return Feature(str(detection.id), geometry, props)
 
-    def _features(self, bbox: BBox | None) -> list[Feature]:
-        since = datetime.now(UTC) - timedelta(days=self.days)
-        features = [f for f in map(self.publish, store.recent(self.engine, since))
-                    if f is not None]
-        if bbox is not None:
-            minx, miny, maxx, maxy = bbox
-            features = [f for f in features
-                        if minx <= f.geometry["coordinates"][0] <= maxx
-                        and miny <= f.geometry["coordinates"][1] <= maxy]
-        return features
+    # -- the SQL of a page (geoapp.features.live) -----------------------------------------
 
+    def _since(self, now: datetime) -> datetime:
+        return now - timedelta(days=self.days)
+
+    def _position(self) -> tuple[sa.ColumnElement[float], sa.ColumnElement[float]]:
+        table = wildlife_detections
+        if self.staff:
+            return table.c.lon, table.c.lat
+        return public_position_sql(self.engine.dialect.name)
+
+    def _select(self, now: datetime) -> sa.Select:
+        table = wildlife_detections
+        lon, lat = self._position()
+        query = sa.select(table, lon.label("shown_lon"), lat.label("shown_lat")).where(
+            table.c.observed_at >= self._since(now))
+        if not self.staff:  # hidden devices' detections (every trap's) are never public
+            query = query.where(table.c.visibility.in_(PUBLIC_VISIBILITIES))
+        return query
+
+    def _filter(self, key: str, text: str, now: datetime) -> sa.ColumnElement[bool]:
+        table = wildlife_detections
+        if key in ("species", "species_ja", "species_en"):
+            codes = [code for code in SPECIES
+                     if text == (code if key == "species" else
+                                 label(SPECIES, code, "ja" if key == "species_ja" else "en"))]
+            return table.c.species.in_(codes) if codes else sa.false()
+        if key == "count":
+            if text == "":
+                return table.c.count.is_(None)
+            count = parse_whole(text)
+            return table.c.count == count if count is not None else sa.false()
+        if key == "precision" and not self.staff:
+            return table.c.visibility == text if text in PUBLIC_VISIBILITIES else sa.false()
+        if key == "mesh" and not self.staff:
+            try:
+                minx, miny, maxx, maxy = mesh3_bounds(text)
+            except ValueError:
+                return sa.false()
+            return sa.and_(table.c.lon >= minx, table.c.lon < maxx,
+                           table.c.lat >= miny, table.c.lat < maxy)
+        if key == "thumbnail" and not self.staff:  # published for exact devices only
+            shown = sa.and_(table.c.visibility == "exact", table.c.thumb_key.is_not(None))
+            prefix = f"{self.root}/wildlife/media/"
+            if text == "":
+                return sa.not_(shown)
+            if not text.startswith(prefix):
+                return sa.false()
+            return sa.and_(shown, table.c.thumb_key == text.removeprefix(prefix))
+        if key == "observed_at":  # published to the minute
+            return same_instant(table.c.observed_at, text, timedelta(minutes=1))
+        return super()._filter(key, text, now)
+
+    def _publish(self, conn: sa.Connection, rows: Sequence[sa.Row], now: datetime
+                 ) -> list[Feature]:
+        features = (self.publish(detection_from_row(row), (row.shown_lon, row.shown_lat))
+                    for row in rows)
+        return [f for f in features if f is not None]
+
+    def _key_to_json(self, value: Any) -> Any:
+        return value.isoformat()
+
+    def _key_from_json(self, value: Any) -> Any:
+        try:
+            moment = datetime.fromisoformat(value)
+        except (TypeError, ValueError):
+            moment = None
+        if moment is None or moment.tzinfo is None:
+            raise InvalidParameter("cursor", "not a page cursor of this collection")
+        return moment
 
     def get(self, feature_id: str) -> Feature:
         """One detection in the window, if it may be seen."""
         found = store.get(self.engine, parse_id(feature_id, "detection"))
-        since = datetime.now(UTC) - timedelta(days=self.days)
+        since = self._since(datetime.now(UTC))
         feature = self.publish(found) if found and found.observed_at >= since else None
         if feature is None:
             raise NotFound(f"no detection {feature_id!r}")
@@ -105,9 +184,6 @@ class DetectionSource(LiveSource):
     def version(self) -> str:
         """The store's wildlife token, and how many detections the window holds now:
         detections leave the window as time passes, with no write to change the token."""
-        since = datetime.now(UTC) - timedelta(days=self.days)
         token = versions.current(self.engine, "wildlife")
-        return f"{token}:{store.count_since(self.engine, since)}"
-
-
+        return f"{token}:{store.count_since(self.engine, self._since(datetime.now(UTC)))}"
 
