@@ -89,16 +89,6 @@ def detection_from_row(row: sa.Row) -> Detection:
                      row.visibility, row.source, row.photo_key, row.thumb_key, row.note)
 
 
-def recent(engine: sa.Engine, since: datetime | None) -> list[Detection]:
-    """Detections observed since ``since`` (every one for None), newest first."""
-    query = sa.select(wildlife_detections).order_by(wildlife_detections.c.observed_at.desc(),
-                                                    wildlife_detections.c.id.desc())
-    if since is not None:
-        query = query.where(wildlife_detections.c.observed_at >= since)
-    with engine.connect() as conn:
-        return [detection_from_row(r) for r in conn.execute(query)]
-
-
 def count_since(engine: sa.Engine, since: datetime) -> int:
     """How many detections were observed since ``since`` (on the observed_at index)."""
     with engine.connect() as conn:
