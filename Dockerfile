@@ -8,9 +8,11 @@ RUN npm ci --omit=dev --no-audit --no-fund
 
 FROM python:3.11-slim-bookworm AS wheel
 WORKDIR /build
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY geoapp ./geoapp
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+# The locked, hash-checked dependencies, then geoapp itself without resolving again.
+RUN pip wheel --no-cache-dir --wheel-dir /wheels --require-hashes -r requirements.lock \
+    && pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
 FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
@@ -22,7 +24,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
 RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin geoapp \
     && mkdir -p /var/lib/geoapp && chown geoapp /var/lib/geoapp
 COPY --from=wheel /wheels /wheels
-RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+RUN pip install --no-cache-dir --no-index --find-links /wheels /wheels/geoapp-*.whl \
+    && rm -rf /wheels
 WORKDIR /app
 COPY layers ./layers
 COPY data ./data

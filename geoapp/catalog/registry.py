@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,7 +54,7 @@ class FeatureSource(Protocol):
         """The bbox of all features."""
 
     @property
-    def features(self) -> list[Feature]:
+    def features(self) -> Sequence[Feature]:
         """Every feature."""
 
     def __len__(self) -> int: ...
@@ -73,6 +73,10 @@ class Layer:
     def id(self) -> str:
         """The layer's id (also its collection id)."""
         return self.spec.id
+
+    def summary(self) -> Summary:
+        """How many features the layer has and their bbox (nothing for a raster overlay)."""
+        return self.source.summary() if self.source is not None else Summary(0, None)
 
 
 @dataclass(frozen=True)

@@ -108,9 +108,9 @@ class StoreSource:
         next_cursor = None
         if more:
             last = rows[-1]
-            next_cursor = cursors.encode(self._key_to_json(last._mapping[self.order_key.key])
+            next_cursor = cursors.encode(self._key_to_json(last._mapping[self.order_key])
                                          if self.order_key is not self.order_id else None,
-                                         last._mapping[self.order_id.key])
+                                         last._mapping[self.order_id])
         return Page(features, [orjson.dumps(f.to_geojson()) for f in features], matched,
                     next_cursor)
 

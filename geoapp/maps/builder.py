@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from html import escape
 
 import folium
+from branca.element import Figure
 from folium.plugins import LocateControl
 
 from geoapp.catalog.registry import Catalog, Layer
@@ -200,6 +201,7 @@ def base_map(settings: Settings, assets: Assets, lang: Lang, *, zoom: int | None
 def render(m: CityMap, legend: dict[str, list[LegendEntry]] | None = None) -> MapParts:
     """The map's header, body and script, for a page template."""
     figure = m.get_root()
+    assert isinstance(figure, Figure)  # a map's root is the page it is drawn on
     figure.header._children.pop("meta_http", None)  # the page template declares its charset
     figure.render()
     return MapParts(

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from geoapp.i18n import Lang
 from geoapp.japantime import JST
 from geoapp.store.records import Category, Department, Report, Status
 
@@ -22,7 +23,7 @@ def time(value: datetime | None) -> str | None:
     return value.astimezone(JST).isoformat(timespec="seconds") if value else None
 
 
-def service(category: Category, department: Department, lang: str) -> dict[str, Any]:
+def service(category: Category, department: Department, lang: Lang) -> dict[str, Any]:
     """A category as an Open311 service."""
     return {
         "service_code": category.code,

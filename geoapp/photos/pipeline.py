@@ -189,7 +189,8 @@ def _to_srgb(image: Image.Image) -> Image.Image:
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
         out_mode = "RGBA" if image.mode == "RGBA" else "RGB"
-        return ImageCms.profileToProfile(image, source, _srgb(), outputMode=out_mode)
+        converted = ImageCms.profileToProfile(image, source, _srgb(), outputMode=out_mode)
+        return converted if converted is not None else image  # None only when done in place
     except (ImageCms.PyCMSError, OSError, ValueError):
         return image  # a broken profile: keep the pixels as they are rather than refuse them
 

@@ -146,11 +146,11 @@ class Accounts:
                 staff_users.c.username == username.strip())).first()
         # A name that is no (active) account is checked against a dummy hash, so the time
         # taken does not tell which staff names exist.
-        live = row is not None and row.active
+        live = row if row is not None and row.active else None
         self.password_checks += 1
-        if _verify(row.password_hash if live else _DUMMY_HASH, password) and live:
+        if _verify(live.password_hash if live else _DUMMY_HASH, password) and live:
             self.throttle.succeeded(username, address)
-            return _user(row)
+            return _user(live)
         raise self.throttle.failed(username, address, now)
 
     def open_session(self, user: StaffUser, now: datetime) -> tuple[str, Session]:

@@ -206,7 +206,7 @@ def events(engine: sa.Engine, report_id: int, *, public_only: bool = False) -> l
     if public_only:
         query = query.where(report_events.c.public.is_(True))
     with engine.connect() as conn:
-        return conn.execute(query.order_by(report_events.c.id)).all()
+        return list(conn.execute(query.order_by(report_events.c.id)).all())
 
 
 def public_updates(engine: sa.Engine, start: datetime, end: datetime,
@@ -217,7 +217,7 @@ def public_updates(engine: sa.Engine, start: datetime, end: datetime,
         report_events.c.at >= start, report_events.c.at <= end)
         .order_by(report_events.c.id).limit(limit))
     with engine.connect() as conn:
-        return conn.execute(query).all()
+        return list(conn.execute(query).all())
 
 
 def nearby(engine: sa.Engine, user: StaffUser, lon: float, lat: float, exclude: int,

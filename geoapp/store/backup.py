@@ -166,7 +166,7 @@ def _facts(conn: sa.Connection) -> Snapshot:
               for t in metadata.sorted_tables if t.name in tables}
     # Read here rather than through ReportStore.media_keys and detections.media_keys: those
     # open their own connection, outside the snapshot's transaction.
-    photos = {store: set() for store in MEDIA_STORES}
+    photos: dict[str, set[str]] = {store: set() for store in MEDIA_STORES}
     for store, table, columns in (("reports", report_photos, ("media_key", "thumb_key")),
                                   ("wildlife", wildlife_detections, ("photo_key", "thumb_key"))):
         if table.name in tables:
@@ -403,6 +403,7 @@ def _dump_counts(dump: Path) -> dict[str, int]:
         except FileNotFoundError:
             raise GeoappError(_NO_CLIENT.format("pg_restore")) from None
         table = None
+        assert process.stdout is not None  # piped above
         for line in process.stdout:
             if table is None:
                 if match := _COPY.match(line.rstrip(b"\n")):

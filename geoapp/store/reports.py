@@ -371,8 +371,9 @@ class ReportStore:
         minx, miny, maxx, maxy = bbox
         params = {"minx": minx, "miny": miny, "maxx": maxx, "maxy": maxy}
         if self.engine.dialect.name == "postgresql":
-            return sa.text("reports.geom && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326)"
-                           ).bindparams(**params)
+            # The generated geometry column lives only in the database (migration 0001).
+            envelope = sa.func.ST_MakeEnvelope(minx, miny, maxx, maxy, 4326)
+            return sa.literal_column("reports.geom").op("&&", return_type=sa.Boolean)(envelope)
         return reports.c.id.in_(sa.text(
             "SELECT id FROM reports_rtree WHERE max_lon >= :minx AND min_lon <= :maxx "
             "AND max_lat >= :miny AND min_lat <= :maxy"

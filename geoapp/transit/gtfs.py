@@ -8,6 +8,7 @@ trips naming stops, routes or services that do not exist) is refused with Import
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 import zipfile
@@ -82,7 +83,7 @@ class _Files:
             for info in archive.infolist():
                 name = info.filename.rsplit("/", 1)[-1]
                 if name.endswith(".txt") and not info.is_dir():
-                    self._names[name] = lambda info=info: archive.read(info)
+                    self._names[name] = functools.partial(archive.read, info)
         else:
             raise ImportRejected(f"{path.name}: not a zip file or a folder of GTFS .txt files")
 

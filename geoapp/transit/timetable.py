@@ -66,7 +66,9 @@ class Timetable:
                 source_name=feed.source_name, publisher=feed.publisher, version=feed.version,
                 timezone=feed.timezone, sample=sample, problems=[str(p) for p in feed.problems],
                 imported_at=now))
-            feed_id = int(result.inserted_primary_key[0])
+            inserted = result.inserted_primary_key
+            assert inserted is not None
+            feed_id = int(inserted[0])
             # Removed after the insert, so the new id is always higher (SQLite reuses ids).
             conn.execute(schema.transit_feed.delete().where(schema.transit_feed.c.id < feed_id))
             return feed_id

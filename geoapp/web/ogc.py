@@ -121,7 +121,7 @@ def collections(
     root = base_url(request)
     layers = catalog.collections()
     # One aggregate query per store-backed layer gives both its count and its extent.
-    summaries = [layer.source.summary() for layer in layers]
+    summaries = [layer.summary() for layer in layers]
     docs = [collection_doc(request, layer, lang, summary)
             for layer, summary in zip(layers, summaries, strict=True)]
     if choose_format(request) == "html":
@@ -151,7 +151,7 @@ def collection(
 ) -> Response:
     """The metadata of one collection."""
     layer = catalog.collection(collection_id)
-    summary = layer.source.summary()
+    summary = layer.summary()
     doc = collection_doc(request, layer, lang, summary)
     if choose_format(request) == "html":
         return templates.TemplateResponse(

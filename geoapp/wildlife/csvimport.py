@@ -14,6 +14,7 @@ import hashlib
 import io
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -87,7 +88,7 @@ def parse_count(text: str) -> int | None:
     return int(match[1]) if match and int(match[1]) > 0 else None
 
 
-def _column(header: list[str], name: str) -> str | None:
+def _column(header: Sequence[str], name: str) -> str | None:
     names = [h.strip() for h in header]
     for candidate in _COLUMNS[name]:
         if candidate in names:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -54,7 +55,7 @@ def public_position(detection: Detection) -> PublicPosition | None:
     return None
 
 
-def _round6(value: sa.ColumnElement[float], dialect: str) -> sa.ColumnElement[float]:
+def _round6(value: sa.ColumnElement[Any], dialect: str) -> sa.ColumnElement[float]:
     # PostgreSQL rounds to digits only as numeric; SQLite rounds doubles.
     if dialect == "postgresql":
         return sa.cast(sa.func.round(sa.cast(value, sa.Numeric), 6), sa.Float)
@@ -84,7 +85,9 @@ def public_position_sql(dialect: str) -> tuple[sa.ColumnElement[float], sa.Colum
 
 def detection_from_row(row: sa.Row) -> Detection:
     """A detection from a table row."""
-    return Detection(row.id, row.device_id, row.event_id, row.event, row.species, row.count,
+    # row.count would be the tuple method: a Row is a tuple.
+    return Detection(row.id, row.device_id, row.event_id, row.event, row.species,
+                     row._mapping["count"],
                      row.confidence, row.observed_at, row.received_at, row.lon, row.lat,
                      row.visibility, row.source, row.photo_key, row.thumb_key, row.note)
 
