@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import mapbox_vector_tile
+import shapely
 import sqlalchemy as sa
 
 from geoapp.errors import NotFound
@@ -117,11 +118,12 @@ def _grid(source: StoreSource, conn: sa.Connection, tile: Tile, now: Any) -> sa.
     lon, lat = source._position()
     cell_x = _floor(conn, (lon - minx) * (GRID / (maxx - minx)))
     cell_y = _floor(conn, (maxy - lat) * (GRID / (maxy - miny)))
-    inner = source._select(now).where(*source._where(conn, box, {}, now)).with_only_columns(
-        lon.label("lon"), lat.label("lat"), cell_x.label("cx"), cell_y.label("cy"),
-        maintain_column_froms=True).subquery("p")
-    return sa.select(sa.func.count().label("count"), sa.func.avg(inner.c.lon).label("lon"),
-                     sa.func.avg(inner.c.lat).label("lat")).group_by(inner.c.cx, inner.c.cy)
+    # One whole-number key per cell (a point on the east or south edge makes index GRID):
+    # grouping by one key sorts about twice as fast as by the pair.
+    cell = cell_x * (GRID + 1) + cell_y
+    return source._select(now).where(*source._where(conn, box, {}, now)).with_only_columns(
+        sa.func.count().label("count"), sa.func.avg(lon).label("lon"),
+        sa.func.avg(lat).label("lat"), maintain_column_froms=True).group_by(cell)
 
 
 def _floor(conn: sa.Connection, value: sa.ColumnElement[float]) -> sa.ColumnElement[int]:
@@ -142,7 +144,7 @@ def _encode(conn: sa.Connection, rows: sa.Select, layer: str, tile: Tile, *,
     for row in conn.execute(rows).mappings():
         x, y = tile.to_tile(row["lon"], row["lat"])
         shown = ("lon", "lat", "id") if with_id else ("lon", "lat")
-        feature = {"geometry": f"POINT({x} {y})",
+        feature = {"geometry": shapely.Point(x, y),  # not WKT: the encoder parses that
                    "properties": {k: v for k, v in row.items() if k not in shown}}
         if with_id:
             feature["id"] = row["id"]
