@@ -47,6 +47,7 @@ from geoapp.web import (
     staff,
     staff_admin,
     staff_auth,
+    tiles,
     transit,
 )
 from geoapp.web import wildlife as wildlife_web
@@ -276,6 +277,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(health.router)
     app.include_router(ogc.router)
+    app.include_router(tiles.router)
     app.include_router(reports.router)
     app.include_router(staff_auth.router)
     app.include_router(staff.router)

@@ -16,6 +16,7 @@ _TEXTS: dict[str, dict[str, str]] = {
     "layers_heading": {"ja": "レイヤーと一覧", "en": "Layers and lists"},
     "legend_heading": {"ja": "凡例", "en": "Legend"},
     "list_view": {"ja": "一覧を表で見る", "en": "View as a table"},
+    "vector_tiles": {"ja": "ベクトルタイル", "en": "Vector tiles"},
     "api_view": {"ja": "データ (GeoJSON)", "en": "Data (GeoJSON)"},
     "sample_notice": {
         "ja": "ご注意: 公衆無線LAN（Wi-Fi）の情報はサンプルデータです。実在のアクセスポイントではありません。",

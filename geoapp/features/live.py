@@ -62,6 +62,10 @@ class StoreSource:
         """The page's rows as features (may query what these rows need, such as photos)."""
         raise NotImplementedError
 
+    def _tile_properties(self, now: datetime) -> list[sa.ColumnElement[Any]]:
+        """The few labelled columns a vector tile's points carry (their id is the feature's)."""
+        return []
+
     def _key_to_json(self, value: Any) -> Any:
         """The sort key as a cursor carries it."""
         return value

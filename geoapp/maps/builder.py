@@ -11,10 +11,12 @@ from folium.plugins import LocateControl
 
 from geoapp.catalog.registry import Catalog, Layer
 from geoapp.catalog.spec import TileSource
+from geoapp.features import tiles
 from geoapp.i18n import Lang, t
 from geoapp.maps import symbols
 from geoapp.maps.buses import add_buses
 from geoapp.maps.elements import CityMap, FetchedLayer, MapFinish, MapSetup
+from geoapp.reports.layer import ReportSource
 from geoapp.settings import Settings
 from geoapp.web.assets import Assets
 
@@ -114,6 +116,11 @@ def legend_entries(layer: Layer, lang: Lang) -> list[LegendEntry]:
             for value, colour in style.colors.items()]
 
 
+def _tiled(layer: Layer) -> bool:
+    """Whether the map draws the layer from vector tiles: the reports (of any number)."""
+    return isinstance(layer.source, ReportSource)
+
+
 def feature_config(layer: Layer, lang: Lang, root: str) -> dict[str, object]:
     """What geoapp-map.js needs to fetch, draw and describe one feature layer."""
     spec = layer.spec
@@ -156,6 +163,9 @@ def feature_config(layer: Layer, lang: Lang, root: str) -> dict[str, object]:
         "wifiNo": t("wifi_no", lang),
         "detailLabel": t("list_view", lang),
         "failMessage": t("loading_failed", lang),
+        # Layers of the store are drawn from vector tiles (any number of features).
+        **({"tiles": f"{root}/collections/{spec.id}/tiles/{tiles.TMS_ID}/{{z}}/{{y}}/{{x}}",
+            "tileMaxZoom": tiles.MAX_ZOOM} if _tiled(layer) else {}),
     }
 
 
@@ -225,6 +235,8 @@ def build_map(
         ("markercluster_default_css",
          assets.vendor("leaflet.markercluster", "dist/MarkerCluster.Default.css")),
     ]
+    vectorgrid_js = [("vectorgrid", assets.vendor("leaflet.vectorgrid",
+                                                  "dist/Leaflet.VectorGrid.bundled.min.js"))]
     for layer in catalog.public():
         if add_buses(m, layer, settings, assets, lang, root):  # live buses: a refreshing layer
             continue
@@ -248,11 +260,12 @@ def build_map(
             group.add_to(m)
         else:
             clustered = spec.style.cluster
+            js = (cluster_js if clustered else []) + (vectorgrid_js if _tiled(layer) else [])
             FetchedLayer(
                 escape(layer_name(layer, lang)),  # HTML for Leaflet's layer control
                 feature_config(layer, lang, root),
                 show=spec.style.show,
-                js=cluster_js if clustered else [],
+                js=js,
                 css=cluster_css if clustered else [],
             ).add_to(m)
             entries = legend_entries(layer, lang)

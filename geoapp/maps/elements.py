@@ -78,7 +78,8 @@ class MapFinish(MapSetup):
 
 
 class FetchedLayer(JSCSSMixin, Layer):
-    """A layer whose features the browser fetches from the feature API, page by page.
+    """A layer whose features the browser fetches from the feature API, page by page, or
+    draws from the collection's vector tiles; either only once the layer is first shown.
 
     Nothing of the data is inlined into the page, so the page stays small however
     large the layer grows. Popups are built with textContent, never innerHTML.
@@ -88,7 +89,6 @@ class FetchedLayer(JSCSSMixin, Layer):
         """
         {% macro script(this, kwargs) %}
             var {{ this.get_name() }} = geoapp.featureLayer({{ this.config|tojson }});
-            geoapp.load({{ this.get_name() }});
             {%- if this.show %}
             {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
             {%- endif %}

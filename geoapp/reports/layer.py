@@ -84,6 +84,14 @@ class ReportSource(StoreSource):
     def _position(self) -> tuple[sa.ColumnElement[float], sa.ColumnElement[float]]:
         return reports.c.lon, reports.c.lat
 
+    def _tile_properties(self, now: datetime) -> list[sa.ColumnElement[Any]]:
+        # Enough to draw and name a point; the popup fetches the rest from the feature.
+        _, statuses, _ = self._visible()
+        group = sa.case({code: s.public_group for code, s in statuses.items()},
+                        value=reports.c.status_code, else_=sa.null())
+        return [reports.c.id.label("number"), reports.c.category_code.label("category_code"),
+                group.label("status_group")]
+
     def _candidates(self, conn: sa.Connection, bbox: BBox) -> sa.ColumnElement[bool] | None:
         return self.store.candidates(conn, bbox)
 

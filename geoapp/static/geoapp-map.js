@@ -171,6 +171,7 @@
   }
 
   function featureLayer(cfg) {
+    if (cfg.tiles) { return tiledLayer(cfg); }
     var group = cfg.cluster
       ? L.markerClusterGroup({ showCoverageOnHover: false, maxClusterRadius: 40,
                                attribution: cfg.attribution, iconCreateFunction: clusterIcon(cfg) })
@@ -201,7 +202,130 @@
         }
       }
     });
+    // A layer is fetched when it is first shown, not at page open: hidden ones cost nothing.
+    group.once("add", function () { load(group); });
     return group;
+  }
+
+  function tileStyle(cfg) {
+    // Points in their state's colour; a grid cell (zoomed out) as a circle growing with
+    // its count. Drawn as SVG attributes, never inline styles.
+    return function (props) {
+      if (props.count !== undefined) {
+        return { radius: Math.min(24, 6 + 3 * Math.log(props.count)), fill: true,
+                 fillColor: cfg.color, fillOpacity: 0.6, color: "#ffffff", weight: 1.5 };
+      }
+      var value = cfg.colorBy ? String(props[cfg.colorBy]) : "";
+      var colour = Object.prototype.hasOwnProperty.call(cfg.colors || {}, value)
+        ? cfg.colors[value] : cfg.color;
+      return { radius: 7, fill: true, fillColor: colour, fillOpacity: 0.95,
+               color: "#ffffff", weight: 1.5 };
+    };
+  }
+
+  function tileLabel(props, cfg) {
+    if (props.count !== undefined) {
+      return fill(cfg.clusterLabel, { label: cfg.markerLabel, n: props.count });
+    }
+    var value = cfg.colorBy ? String(props[cfg.colorBy]) : "";
+    var words = cfg.colorLabels && cfg.colorLabels[value];
+    var name = cfg.markerLabel + " " + String(props.number);
+    if (!words) { return name; }
+    return cfg.lang === "ja" ? name + "（" + words + "）" : name + " (" + words + ")";
+  }
+
+  function tiledLayer(cfg) {
+    // The layer drawn from the collection's vector tiles: one request per tile in view,
+    // whatever the number of features; a point's popup fetches that one feature.
+    var styles = {};
+    styles[cfg.id] = tileStyle(cfg);
+    var seq = 0;
+    var grid = L.vectorGrid.protobuf(cfg.tiles, {
+      rendererFactory: L.svg.tile,
+      vectorTileLayerStyles: styles,
+      interactive: true,
+      maxNativeZoom: cfg.tileMaxZoom,
+      attribution: cfg.attribution,
+      className: "geoapp-tiles geoapp-tiles-" + cfg.id,
+      // Stored per tile, so each drawn point can be named and reached by keyboard.
+      getFeatureId: function () { seq += 1; return seq; }
+    });
+    grid.geoappConfig = cfg;
+    layers[cfg.id] = grid;
+    grid.getLayers = function () {
+      // Every feature drawn in the tiles now on the map.
+      var drawn = [];
+      Object.keys(grid._vectorTiles).forEach(function (key) {
+        var features = grid._vectorTiles[key]._features || {};
+        Object.keys(features).forEach(function (id) { drawn.push(features[id].feature); });
+      });
+      return drawn;
+    };
+    grid.on("click", function (e) {
+      openTiled(grid, e.layer, e.latlng, false);
+    });
+    grid.on("tileload", function (e) {
+      var renderer = grid._vectorTiles[grid._tileCoordsToKey(e.coords)];
+      var features = (renderer && renderer._features) || {};
+      Object.keys(features).forEach(function (id) {
+        var point = features[id].feature;
+        var path = point._path;
+        if (!path) { return; }
+        // Where the point is: Leaflet asks a clicked circle for it (VectorGrid leaves it
+        // unset), and a popup opened from the keyboard has no click to say it.
+        point._latlng = grid._map.unproject(
+          e.coords.scaleBy(grid.getTileSize()).add(point._point), e.coords.z);
+        path.setAttribute("role", "button");
+        path.setAttribute("tabindex", "0");
+        path.setAttribute("aria-label", tileLabel(point.properties, cfg));
+        if (point.properties.number !== undefined) {
+          path.setAttribute("data-number", String(point.properties.number));
+        }
+        L.DomEvent.on(path, "keydown", function (ev) {
+          if (ev.key === "Enter" || ev.key === " ") {
+            L.DomEvent.stop(ev);
+            openTiled(grid, point, point._latlng, true);
+          }
+        });
+      });
+    });
+    grid.on("load", function () {
+      grid.geoappLoaded = true;
+      document.dispatchEvent(new CustomEvent("geoapp:layer-loaded",
+        { detail: { id: cfg.id, count: grid.getLayers().length } }));
+    });
+    grid.on("tileerror", function () {
+      var status = document.getElementById("map-status");
+      if (status) { status.textContent = cfg.failMessage + ": " + cfg.title; }
+    });
+    return grid;
+  }
+
+  function openTiled(grid, point, latlng, byKeyboard) {
+    var cfg = grid.geoappConfig;
+    var map = grid._map;
+    var props = point.properties || {};
+    if (props.count !== undefined) {
+      // A grid cell: zoom in towards it, where its points are drawn one by one.
+      map.setView(latlng, Math.min(map.getZoom() + 2, map.getMaxZoom()));
+      return;
+    }
+    fetch(withLang(cfg.itemUrl + encodeURIComponent(String(props.number)), cfg.lang),
+          { headers: { Accept: "application/geo+json" } })
+      .then(function (response) {
+        if (!response.ok) { throw new Error(response.status + " " + response.url); }
+        return response.json();
+      })
+      .then(function (feature) {
+        var popup = L.popup({ autoPanPaddingTopLeft: [10, 10] })
+          .setLatLng(latlng).setContent(popupFor(feature, cfg));
+        popup.geoappOpener = byKeyboard ? point._path : null;
+        popup.openOn(map);
+      })
+      .catch(function () {
+        var status = document.getElementById("map-status");
+        if (status) { status.textContent = cfg.failMessage + ": " + cfg.title; }
+      });
   }
 
   function load(group) {
@@ -259,7 +383,11 @@
       var source = e.popup._source;
       var icon = source && source.getElement && source.getElement();
       opener = null;
-      if (icon && document.activeElement === icon) {
+      if (e.popup.geoappOpener) {  // a vector tile's point, opened from the keyboard
+        icon = e.popup.geoappOpener;
+        source = { getElement: function () { return icon; } };
+      }
+      if (icon && (document.activeElement === icon || e.popup.geoappOpener)) {
         // Opened from the keyboard: move focus into the popup so it is read out.
         opener = source;
         var content = el.querySelector(".leaflet-popup-content");

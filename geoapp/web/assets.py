@@ -20,7 +20,8 @@ from geoapp.errors import NotFound
 
 OWN_DIR = Path(__file__).resolve().parent.parent / "static"
 #: npm packages whose files may be served; nothing else under node_modules is reachable.
-VENDOR_PACKAGES = ("leaflet", "leaflet.markercluster", "leaflet.locatecontrol")
+VENDOR_PACKAGES = ("leaflet", "leaflet.markercluster", "leaflet.locatecontrol",
+                   "leaflet.vectorgrid")
 LONG_CACHE = "public, max-age=31536000, immutable"
 
 

@@ -15,7 +15,7 @@ from geoapp.catalog.registry import Catalog, Layer
 from geoapp.errors import InvalidParameter
 from geoapp.features import crs as crs_part2
 from geoapp.features.crs import CRS84
-from geoapp.features.live import COUNT_LIMIT
+from geoapp.features.live import COUNT_LIMIT, StoreSource
 from geoapp.features.params import parse_bbox, parse_int, parse_limit
 from geoapp.features.source import Page, Summary
 from geoapp.i18n import Lang, t
@@ -23,6 +23,8 @@ from geoapp.web.caching import cacheable, every_collection
 from geoapp.web.caching import collection as one_collection
 from geoapp.web.context import CatalogDep, LangDep, SettingsDep, TemplatesDep, base_url, url_with
 from geoapp.web.negotiation import choose_format
+from geoapp.web.tiles import CONFORMANCE as TILES_CONFORMANCE
+from geoapp.web.tiles import TILESETS_VECTOR
 
 GEOJSON = "application/geo+json"
 OPENAPI_JSON = "application/vnd.oai.openapi+json;version=3.0"
@@ -32,6 +34,7 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    *TILES_CONFORMANCE,
 ]
 #: Parameters items accepts besides the layer's own property names.
 ITEMS_PARAMS = {"f", "lang", "bbox", "bbox-crs", "crs", "limit", "offset", "cursor", "datetime"}
@@ -92,6 +95,9 @@ def collection_doc(request: Request, layer: Layer, lang: Lang,
         "geoapp:sample": layer.sample,
         "geoapp:provisional": spec.provisional,
     }
+    if isinstance(layer.source, StoreSource):  # served as vector tiles too
+        doc["links"].append(_link(f"{href}/tiles", TILESETS_VECTOR, "application/json",
+                                  t("vector_tiles", lang)))
     if spec.credit.licence_url:
         doc["links"].append(
             _link(spec.credit.licence_url, "license", "text/html", spec.credit.licence)

@@ -19,10 +19,12 @@ CLUSTER_NAME = re.compile(r"^指定避難所: (\d+)か所のまとまり（選�
 
 
 def open_map(page: Page, url: str) -> list[str]:
-    """Open the map and wait for every layer it fetches; their ids."""
+    """Open the map, show its hidden layers (fetched only once shown) and wait for every
+    layer it fetches; their ids."""
     page.goto(url)
     page.wait_for_function("window.geoapp && Object.keys(geoapp.layers).length > 0")
     fetched = page.evaluate("Object.keys(geoapp.layers)")
+    page.evaluate("() => Object.values(geoapp.layers).forEach(l => geoappMap.addLayer(l))")
     for layer_id in fetched:
         wait_for_layer(page, layer_id)
     return fetched

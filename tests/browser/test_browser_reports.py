@@ -85,22 +85,17 @@ def _no_exif(data: bytes) -> Image.Image:
 
 
 def _marker(page: Page, number: str) -> dict:
-    """Zoom the public map to a report's marker; what it shows, and a locator for it."""
+    """Zoom the public map to a report's point (drawn from vector tiles); what it shows, and
+    a locator for it."""
     page.locator(".folium-map").scroll_into_view_if_needed()
-    found = page.evaluate("""number => new Promise(done => {
-        const marker = geoapp.layers.reports.getLayers().find(m => m.feature.id === number);
-        if (!marker) { done(null); return; }
-        geoappMap.once('moveend', () => setTimeout(() => {
-            const el = marker.getElement();
-            el.dataset.testReport = number;  // for the test's locator only
-            done({iconUrl: marker.options.icon.options.iconUrl, src: el.getAttribute('src'),
-                  color: marker.options.icon.options.color, alt: el.getAttribute('alt'),
-                  label: el.getAttribute('aria-label')});
-        }, 300));
-        geoappMap.setView(marker.getLatLng(), 17, {animate: false});
-    })""", number)
-    assert found, f"report {number} is not on the map"
-    return {**found, "locator": page.locator(f"[data-test-report='{number}']")}
+    page.evaluate("""number => fetch("/collections/reports/items/" + number)
+        .then(response => response.json())
+        .then(report => { const [lon, lat] = report.geometry.coordinates;
+                          geoappMap.setView([lat, lon], 17, {animate: false}); })""", number)
+    point = page.locator(f".geoapp-tiles-reports path[data-number='{number}']").first
+    expect(point).to_be_visible()
+    return {"fill": point.get_attribute("fill"), "label": point.get_attribute("aria-label"),
+            "locator": point}
 
 
 def _forgive_cancelled_tiles(watch: PageWatch) -> None:
@@ -193,12 +188,9 @@ def test_a_resident_reports_with_a_photo_and_sees_it_on_the_map(page, page_watch
     # The report is on the public map, red for 受付, with its photo and page in the popup.
     page.goto(server.url + "/")
     wait_for_layer(page, "reports")
-    icons = page.evaluate("geoapp.layers.reports.geoappConfig.icons")
     marker = _marker(page, number)
-    assert marker["iconUrl"] == marker["src"] == icons["new"]
-    assert 'fill="#c00000"' in unquote(marker["iconUrl"])
-    assert marker["color"] == STATUS_COLOURS["new"]
-    assert marker["alt"] == marker["label"] == "通報: 側溝・排水（受付）"
+    assert marker["fill"] == STATUS_COLOURS["new"]
+    assert marker["label"] == f"通報 {number}（受付）"
     # It stands where the shelter does: the shelters layer is switched off to reach it.
     page.get_by_role("checkbox", name="指定避難所", exact=True).uncheck()
     marker["locator"].click()
