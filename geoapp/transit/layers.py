@@ -214,6 +214,11 @@ class VehicleSource(StoreSource):
             raise NotFound(f"no bus {feature_id!r}")
         return page.features[0]
 
+    def version(self) -> str:
+        """The hash of the positions as now published: every feature's age and staleness
+        change with the clock, with no write, so no store token would do (one row a bus)."""
+        return MemorySource(self.features).version()
+
 
 def read_areas(path: Path | None) -> list[Feature]:
     """Reservation-based (予約制) service areas from a GeoJSON file of polygons."""

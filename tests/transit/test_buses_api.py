@@ -203,3 +203,19 @@ def test_reservation_areas_come_from_a_file(tmp_path, settings):
         assert area["id"] == "north" and area["properties"]["reservation"] == "前日17時まで"
         key = c.app.state.buses.positions.vehicles.add("dr1", "予約1", datetime.now(UTC))
         assert _post(c, key, lat=38.02, lon=139.40, timestamp=_now_iso()).status_code == 201
+
+
+def test_the_positions_layer_has_an_etag_that_changes_when_a_bus_moves(client):
+    # /collections and the positions' pages take their ETag from every layer's version,
+    # the live positions' included (a merge once lost it: every such page answered 500).
+    assert client.get("/collections").status_code == 200
+    _buses, key = _setup(client)
+    assert _post(client, key, lat=35.54, lon=139.67, timestamp=_now_iso()).status_code == 201
+    first = client.get("/collections/bus_positions/items")
+    assert first.status_code == 200 and first.headers["etag"].startswith('W/"')
+    assert _post(client, key, lat=35.55, lon=139.68, timestamp=_now_iso(1)).status_code == 201
+    moved = client.get("/collections/bus_positions/items",
+                       headers={"If-None-Match": first.headers["etag"]})
+    assert moved.status_code == 200  # not 304: the bus is somewhere else now
+    assert moved.headers["etag"] != first.headers["etag"]
+    assert moved.json()["features"][0]["geometry"]["coordinates"] == [139.68, 35.55]
