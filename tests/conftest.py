@@ -7,7 +7,9 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -36,22 +38,46 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "GEOAPP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
+def _admin() -> sa.Engine:
+    return sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT",
+                            poolclass=sa.pool.NullPool)
+
+
+@contextmanager
+def postgis_database(label: str) -> Iterator[str]:
+    """A new, empty PostGIS database of the caller's own (named after this process, so
+    parallel workers never share one); its URL, and the database dropped afterwards."""
+    name = f"geoapp_test_{label}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = _admin()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    try:
+        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+@contextmanager
+def store_of_its_own(engine: str, data_dir: Path, label: str) -> Iterator[str]:
+    """The URL of a new store on ``engine`` ("sqlite" or "postgis"), for a server a whole
+    module shares: an SQLite file in ``data_dir``, or a PostGIS database dropped after."""
+    if engine == "sqlite":
+        yield f"sqlite:///{data_dir / 'geoapp.sqlite3'}"
+        return
+    with postgis_database(label) as url:
+        yield url
+
+
 @pytest.fixture(scope="session")
 def postgis_url() -> Iterator[str]:
     """A fresh PostGIS database for this test run, migrated, dropped at the end."""
-    name = f"geoapp_test_{os.getpid()}"
-    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    engine = open_engine(url)
-    migrate(engine)
-    engine.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    admin.dispose()
+    with postgis_database("session") as url:
+        engine = open_engine(url)
+        migrate(engine)
+        engine.dispose()
+        yield url
 
 
 @pytest.fixture(scope="module")
