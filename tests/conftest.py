@@ -112,6 +112,24 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+ENGINES = ("sqlite", "postgis")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Give every test that uses a module's own server (built on ``store_engine``) the
+    engines it runs on: SQLite, and PostGIS too when marked ``both_engines``. Module-scoped,
+    so a module's SQLite tests share one server and its PostGIS tests another."""
+    if "store_engine" in metafunc.fixturenames:
+        marked = metafunc.definition.get_closest_marker("both_engines") is not None
+        metafunc.parametrize("store_engine", ENGINES if marked else ENGINES[:1], scope="module")
+
+
+@pytest.fixture(scope="module")
+def store_engine() -> str:
+    """The engine of a module server's store (parametrised by pytest_generate_tests)."""
+    return "sqlite"
+
+
 REFERENCE_DATA = yaml.safe_load((ROOT / "data" / "reports.yaml").read_text(encoding="utf-8"))
 
 
@@ -165,11 +183,16 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+#: How long a LiveServer may take to answer /healthz after it is started.
+STARTUP_SECONDS = 90
+
+
 class LiveServer:
     """A geoapp served by uvicorn in its own process, as in production."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
-        self.port = _free_port()
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None,
+                 port: int | None = None) -> None:
+        self.port = port or _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         environ = {**os.environ, "GEOAPP_ENVIRONMENT": "test",
                    "GEOAPP_DATA_DIR": str(data_dir), **(env or {})}
@@ -177,7 +200,9 @@ class LiveServer:
             [sys.executable, "-m", "geoapp", "serve", "--port", str(self.port)],
             env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 30
+        # Generous: a loaded machine running the suite in parallel may take this long to
+        # start Python and migrate a new store; a healthy start answers within seconds.
+        deadline = time.monotonic() + STARTUP_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 output = self.process.stdout.read().decode() if self.process.stdout else ""
@@ -188,7 +213,7 @@ class LiveServer:
             except httpx.TransportError:
                 time.sleep(0.1)
         self.stop()
-        raise RuntimeError("geoapp did not answer within 30 s")
+        raise RuntimeError(f"geoapp did not answer within {STARTUP_SECONDS} s")
 
     def kill(self) -> None:
         """Kill the server at once (SIGKILL), as a power cut or OOM killer would."""
