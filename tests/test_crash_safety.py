@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Sized
 from pathlib import Path
 
 import httpx
@@ -89,9 +90,9 @@ def test_a_kill_while_the_upload_is_arriving_stores_nothing(tmp_path, database_u
         server.stop()
 
 
-def _wait_for(answered: list[int], count: int, seconds: float = 30) -> None:
+def _wait_for(seen: Sized, count: int, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
-    while len(answered) < count and time.monotonic() < deadline:
+    while len(seen) < count and time.monotonic() < deadline:
         time.sleep(0.01)
 
 
@@ -103,35 +104,48 @@ def test_a_kill_during_processing_leaves_whole_reports_or_none(tmp_path, databas
     # Different photos for every submission, so each one's files can be told apart.
     bodies = [_multipart([phone_jpeg(3000, 2000, colour=(n * 30, i * 100, 60))
                           for i in range(PHOTOS_PER_REPORT)]) for n in range(8)]
-    answered: list[int] = []
+    answered: dict[int, int] = {}  # submission -> status
+    delivered: set[int] = set()  # submissions whose whole body was sent
 
-    def submit(body: bytes, boundary: str) -> None:
+    def submit(n: int, body: bytes, boundary: str) -> None:
+        def chunks():
+            for start in range(0, len(body), 64 * 1024):
+                yield body[start:start + 64 * 1024]
+            delivered.add(n)  # asked for more after the last chunk was written
+
         try:
             response = httpx.post(
-                f"{server.url}/api/v1/reports", content=body, timeout=30,
-                headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
-            answered.append(response.status_code)
+                f"{server.url}/api/v1/reports", content=chunks(), timeout=30,
+                headers={"Content-Type": f"multipart/form-data; boundary={boundary}",
+                         "Content-Length": str(len(body))})
+            answered[n] = response.status_code
         except httpx.TransportError:
             pass  # the server died under this request
 
-    threads = [threading.Thread(target=submit, args=pair) for pair in bodies]
+    threads = [threading.Thread(target=submit, args=(n, *pair))
+               for n, pair in enumerate(bodies)]
     for thread in threads:
         thread.start()
     # Kill once the server has answered this many: the rest are being processed then.
     _wait_for(answered, kill_after_answers)
     if kill_after_answers == 0:
+        _wait_for(delivered, len(bodies))
         time.sleep(0.3)  # every body sent, photos being decoded
     server.kill()
     for thread in threads:
         thread.join(timeout=30)
 
-    # The kill landed inside processing: some submissions were in flight and died with it.
-    in_flight = len(bodies) - len(answered)
-    assert in_flight > 0, "every submission was answered before the kill: nothing was tested"
+    # The kill landed inside processing: a submission the server had received whole was
+    # never answered (not merely cut off while its body was still arriving).
+    died_in_processing = delivered - set(answered)
+    assert died_in_processing, (
+        f"no kill landed inside processing: {len(answered)} answered, "
+        f"{len(delivered)} delivered of {len(bodies)}")
+    statuses = list(answered.values())
     stored = _assert_whole(data_dir, database_url)
-    assert stored >= answered.count(201)  # every answered report survived the crash
-    print(f"kill after {kill_after_answers} answers: {answered.count(201)} answered, "
-          f"{in_flight} in flight, {stored} stored, "
+    assert stored >= statuses.count(201)  # every answered report survived the crash
+    print(f"kill after {kill_after_answers} answers: {statuses.count(201)} answered, "
+          f"{len(died_in_processing)} died inside processing, {stored} stored, "
           f"{len(list(MediaStore(data_dir / 'media').keys()))} photo files")
     server = _serve(data_dir, database_url)
     try:
