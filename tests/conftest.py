@@ -7,7 +7,9 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -36,22 +38,46 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "GEOAPP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
+def _admin() -> sa.Engine:
+    return sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT",
+                            poolclass=sa.pool.NullPool)
+
+
+@contextmanager
+def postgis_database(label: str) -> Iterator[str]:
+    """A new, empty PostGIS database of the caller's own (named after this process, so
+    parallel workers never share one); its URL, and the database dropped afterwards."""
+    name = f"geoapp_test_{label}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = _admin()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    try:
+        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+@contextmanager
+def store_of_its_own(engine: str, data_dir: Path, label: str) -> Iterator[str]:
+    """The URL of a new store on ``engine`` ("sqlite" or "postgis"), for a server a whole
+    module shares: an SQLite file in ``data_dir``, or a PostGIS database dropped after."""
+    if engine == "sqlite":
+        yield f"sqlite:///{data_dir / 'geoapp.sqlite3'}"
+        return
+    with postgis_database(label) as url:
+        yield url
+
+
 @pytest.fixture(scope="session")
 def postgis_url() -> Iterator[str]:
     """A fresh PostGIS database for this test run, migrated, dropped at the end."""
-    name = f"geoapp_test_{os.getpid()}"
-    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    engine = open_engine(url)
-    migrate(engine)
-    engine.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    admin.dispose()
+    with postgis_database("session") as url:
+        engine = open_engine(url)
+        migrate(engine)
+        engine.dispose()
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +110,24 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     url = request.getfixturevalue("postgis_url")
     _empty_postgis(url)
     return url
+
+
+ENGINES = ("sqlite", "postgis")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Give every test that uses a module's own server (built on ``store_engine``) the
+    engines it runs on: SQLite, and PostGIS too when marked ``both_engines``. Module-scoped,
+    so a module's SQLite tests share one server and its PostGIS tests another."""
+    if "store_engine" in metafunc.fixturenames:
+        marked = metafunc.definition.get_closest_marker("both_engines") is not None
+        metafunc.parametrize("store_engine", ENGINES if marked else ENGINES[:1], scope="module")
+
+
+@pytest.fixture(scope="module")
+def store_engine() -> str:
+    """The engine of a module server's store (parametrised by pytest_generate_tests)."""
+    return "sqlite"
 
 
 REFERENCE_DATA = yaml.safe_load((ROOT / "data" / "reports.yaml").read_text(encoding="utf-8"))
@@ -139,11 +183,16 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+#: How long a LiveServer may take to answer /healthz after it is started.
+STARTUP_SECONDS = 90
+
+
 class LiveServer:
     """A geoapp served by uvicorn in its own process, as in production."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
-        self.port = _free_port()
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None,
+                 port: int | None = None) -> None:
+        self.port = port or _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         environ = {**os.environ, "GEOAPP_ENVIRONMENT": "test",
                    "GEOAPP_DATA_DIR": str(data_dir), **(env or {})}
@@ -151,7 +200,9 @@ class LiveServer:
             [sys.executable, "-m", "geoapp", "serve", "--port", str(self.port)],
             env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 30
+        # Generous: a loaded machine running the suite in parallel may take this long to
+        # start Python and migrate a new store; a healthy start answers within seconds.
+        deadline = time.monotonic() + STARTUP_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 output = self.process.stdout.read().decode() if self.process.stdout else ""
@@ -162,7 +213,7 @@ class LiveServer:
             except httpx.TransportError:
                 time.sleep(0.1)
         self.stop()
-        raise RuntimeError("geoapp did not answer within 30 s")
+        raise RuntimeError(f"geoapp did not answer within {STARTUP_SECONDS} s")
 
     def kill(self) -> None:
         """Kill the server at once (SIGKILL), as a power cut or OOM killer would."""

@@ -1,4 +1,8 @@
-"""A server killed mid-submission leaves either whole reports or none: never half of one."""
+"""A server killed mid-submission leaves either whole reports or none: never half of one.
+
+Both engines: the server is given the `database_url` fixture's store (an SQLite file, or
+this run's PostGIS database emptied), which the test reads back through SQLAlchemy.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Sized
 from pathlib import Path
 
 import httpx
@@ -21,9 +26,14 @@ pytestmark = pytest.mark.live
 PHOTOS_PER_REPORT = 2
 
 
-def _stored(data_dir: Path) -> list[tuple[int, list[str]]]:
+def _serve(data_dir: Path, database_url: str, **env: str) -> LiveServer:
+    """`geoapp serve` on the test's store (migrated and seeded by the server)."""
+    return LiveServer(data_dir, env={"GEOAPP_DATABASE_URL": database_url, **env})
+
+
+def _stored(database_url: str) -> list[tuple[int, list[str]]]:
     """Each stored report with the media keys its rows name."""
-    engine = sa.create_engine(f"sqlite:///{data_dir / 'geoapp.sqlite3'}")
+    engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
     with engine.connect() as conn:
         ids = conn.execute(sa.text("SELECT id FROM reports ORDER BY id")).scalars().all()
         keys = {i: [] for i in ids}
@@ -34,10 +44,10 @@ def _stored(data_dir: Path) -> list[tuple[int, list[str]]]:
     return sorted(keys.items())
 
 
-def _assert_whole(data_dir: Path) -> int:
+def _assert_whole(data_dir: Path, database_url: str) -> int:
     """Every stored report has all its photos on disk; returns how many reports there are."""
     media = MediaStore(data_dir / "media")
-    reports = _stored(data_dir)
+    reports = _stored(database_url)
     for report_id, keys in reports:
         assert len(keys) == 2 * PHOTOS_PER_REPORT, f"report {report_id} lost photo rows"
         for key in keys:
@@ -60,9 +70,9 @@ def _multipart(photos: list[bytes]) -> tuple[bytes, str]:
     return b"".join(parts), boundary
 
 
-def test_a_kill_while_the_upload_is_arriving_stores_nothing(tmp_path):
+def test_a_kill_while_the_upload_is_arriving_stores_nothing(tmp_path, database_url):
     data_dir = tmp_path / "var"
-    server = LiveServer(data_dir)
+    server = _serve(data_dir, database_url)
     body, boundary = _multipart([phone_jpeg(3000, 2000), phone_jpeg(3000, 2000)])
     with socket.create_connection(("127.0.0.1", server.port)) as sock:
         sock.sendall(
@@ -71,67 +81,81 @@ def test_a_kill_while_the_upload_is_arriving_stores_nothing(tmp_path):
             + body[: len(body) // 2])
         time.sleep(0.5)
         server.kill()
-    server = LiveServer(data_dir)  # the store opens again after the crash
+    server = _serve(data_dir, database_url)  # the store opens again after the crash
     try:
-        assert _assert_whole(data_dir) == 0
+        assert _assert_whole(data_dir, database_url) == 0
         health = httpx.get(f"{server.url}/collections/reports/items").json()
         assert health["numberMatched"] == 0
     finally:
         server.stop()
 
 
-def _wait_for(answered: list[int], count: int, seconds: float = 30) -> None:
+def _wait_for(seen: Sized, count: int, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
-    while len(answered) < count and time.monotonic() < deadline:
+    while len(seen) < count and time.monotonic() < deadline:
         time.sleep(0.01)
 
 
 @pytest.mark.parametrize("kill_after_answers", [0, 1, 3])
-def test_a_kill_during_processing_leaves_whole_reports_or_none(tmp_path, kill_after_answers):
+def test_a_kill_during_processing_leaves_whole_reports_or_none(tmp_path, database_url,
+                                                                kill_after_answers):
     data_dir = tmp_path / "var"
-    server = LiveServer(data_dir, env={"GEOAPP_REPORT_RATE_LIMIT": "1000"})
+    server = _serve(data_dir, database_url, GEOAPP_REPORT_RATE_LIMIT="1000")
     # Different photos for every submission, so each one's files can be told apart.
     bodies = [_multipart([phone_jpeg(3000, 2000, colour=(n * 30, i * 100, 60))
                           for i in range(PHOTOS_PER_REPORT)]) for n in range(8)]
-    answered: list[int] = []
+    answered: dict[int, int] = {}  # submission -> status
+    delivered: set[int] = set()  # submissions whose whole body was sent
 
-    def submit(body: bytes, boundary: str) -> None:
+    def submit(n: int, body: bytes, boundary: str) -> None:
+        def chunks():
+            for start in range(0, len(body), 64 * 1024):
+                yield body[start:start + 64 * 1024]
+            delivered.add(n)  # asked for more after the last chunk was written
+
         try:
             response = httpx.post(
-                f"{server.url}/api/v1/reports", content=body, timeout=30,
-                headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
-            answered.append(response.status_code)
+                f"{server.url}/api/v1/reports", content=chunks(), timeout=30,
+                headers={"Content-Type": f"multipart/form-data; boundary={boundary}",
+                         "Content-Length": str(len(body))})
+            answered[n] = response.status_code
         except httpx.TransportError:
             pass  # the server died under this request
 
-    threads = [threading.Thread(target=submit, args=pair) for pair in bodies]
+    threads = [threading.Thread(target=submit, args=(n, *pair))
+               for n, pair in enumerate(bodies)]
     for thread in threads:
         thread.start()
     # Kill once the server has answered this many: the rest are being processed then.
     _wait_for(answered, kill_after_answers)
     if kill_after_answers == 0:
+        _wait_for(delivered, len(bodies))
         time.sleep(0.3)  # every body sent, photos being decoded
     server.kill()
     for thread in threads:
         thread.join(timeout=30)
 
-    # The kill landed inside processing: some submissions were in flight and died with it.
-    in_flight = len(bodies) - len(answered)
-    assert in_flight > 0, "every submission was answered before the kill: nothing was tested"
-    stored = _assert_whole(data_dir)
-    assert stored >= answered.count(201)  # every answered report survived the crash
-    print(f"kill after {kill_after_answers} answers: {answered.count(201)} answered, "
-          f"{in_flight} in flight, {stored} stored, "
+    # The kill landed inside processing: a submission the server had received whole was
+    # never answered (not merely cut off while its body was still arriving).
+    died_in_processing = delivered - set(answered)
+    assert died_in_processing, (
+        f"no kill landed inside processing: {len(answered)} answered, "
+        f"{len(delivered)} delivered of {len(bodies)}")
+    statuses = list(answered.values())
+    stored = _assert_whole(data_dir, database_url)
+    assert stored >= statuses.count(201)  # every answered report survived the crash
+    print(f"kill after {kill_after_answers} answers: {statuses.count(201)} answered, "
+          f"{len(died_in_processing)} died inside processing, {stored} stored, "
           f"{len(list(MediaStore(data_dir / 'media').keys()))} photo files")
-    server = LiveServer(data_dir)
+    server = _serve(data_dir, database_url)
     try:
         listed = httpx.get(f"{server.url}/collections/reports/items?limit=100").json()
         assert listed["numberMatched"] == stored
         # Files of submissions that died before their commit are orphans; the sweep takes them.
         media = MediaStore(data_dir / "media")
-        referenced = {key for _, keys in _stored(data_dir) for key in keys}
+        referenced = {key for _, keys in _stored(database_url) for key in keys}
         media.sweep(referenced, older_than_seconds=0)
         assert set(media.keys()) == referenced
-        assert _assert_whole(data_dir) == stored
+        assert _assert_whole(data_dir, database_url) == stored
     finally:
         server.stop()

@@ -6,7 +6,6 @@ real `geoapp serve` (uvicorn) on both engines, as a client streaming from a gene
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -24,7 +23,7 @@ from geoapp.store.engine import open_engine
 from geoapp.transit.positions import Vehicles
 from geoapp.web.intake_limits import DETECTION, POSITION, SMALL, SUBMISSION, Door
 from geoapp.wildlife.devices import Devices
-from tests.conftest import POSTGRES_ADMIN_URL, LiveServer
+from tests.conftest import LiveServer, store_of_its_own
 from tests.imaging import phone_jpeg
 from tests.staff.conftest import PASSWORD, csrf_of, login
 
@@ -242,29 +241,16 @@ def live(request: pytest.FixtureRequest,
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """`geoapp serve` on each engine (its own PostGIS database), with keys for every door."""
     data_dir = tmp_path_factory.mktemp(f"intake-{request.param}")
-    admin = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{data_dir / 'geoapp.sqlite3'}"
-    else:
-        name = f"geoapp_test_intake_{os.getpid()}"
-        admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            conn.execute(sa.text(f"CREATE DATABASE {name}"))
-        url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    # The server migrates and seeds the store; the keys are added beside it.
-    server = LiveServer(data_dir, env={"GEOAPP_DATABASE_URL": url,
-                                       "GEOAPP_REPORT_RATE_LIMIT": "1000"})
-    engine = open_engine(url)
-    try:
-        yield Live(server, engine, _make_keys(engine), data_dir)
-    finally:
-        server.stop()
-        engine.dispose()
-        if admin is not None:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            admin.dispose()
+    with store_of_its_own(request.param, data_dir, "intake") as url:
+        # The server migrates and seeds the store; the keys are added beside it.
+        server = LiveServer(data_dir, env={"GEOAPP_DATABASE_URL": url,
+                                           "GEOAPP_REPORT_RATE_LIMIT": "1000"})
+        engine = open_engine(url)
+        try:
+            yield Live(server, engine, _make_keys(engine), data_dir)
+        finally:
+            server.stop()
+            engine.dispose()
 
 
 def _post_stream(live: Live, case: Case, headers: dict[str, str],

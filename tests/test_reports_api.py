@@ -110,8 +110,9 @@ def test_a_flaky_phone_retrying_with_its_key_creates_one_report(engine_client):
     assert other.status_code == 409
 
 
-def test_submissions_are_rate_limited_with_retry_after(tmp_path):
-    settings = Settings(environment="test", data_dir=tmp_path / "var", report_rate_limit=2)
+def test_submissions_are_rate_limited_with_retry_after(tmp_path, database_url):
+    settings = Settings(environment="test", data_dir=tmp_path / "var", report_rate_limit=2,
+                        database_url=database_url)
     with TestClient(create_app(settings)) as client:
         assert _post(client).status_code == 201
         assert _post(client).status_code == 201

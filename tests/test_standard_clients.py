@@ -1,14 +1,20 @@
-"""GDAL's OAPIF driver and OWSLib read every public collection unchanged, paging by `next`."""
+"""GDAL's OAPIF driver and OWSLib read every public collection unchanged, paging by `next`.
+
+The server's store holds more reports than a page, so the store-backed reports layer is
+paged by its cursor links; the tests that read every collection run on PostGIS too.
+"""
 
 from __future__ import annotations
 
 import json
+from urllib.parse import parse_qsl, urlsplit
 
+import httpx
 import pyogrio
 import pytest
 from owslib.ogcapi.features import Features
 
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, store_of_its_own
 
 pytestmark = pytest.mark.live
 
@@ -16,17 +22,32 @@ pytestmark = pytest.mark.live
 SMALL_PAGES = "25"
 
 
+#: Reports posted before the clients read: more than one page of SMALL_PAGES.
+REPORTS = 30
+
+
+def _post_reports(server: LiveServer) -> None:
+    """REPORTS reports through the API, spread along a line inside the city."""
+    for n in range(REPORTS):
+        response = httpx.post(f"{server.url}/api/v1/reports", timeout=30, data={
+            "category": "gutter", "description": f"側溝 {n}",
+            "lat": f"{37.93 + n * 0.001:.6f}", "lon": f"{139.33 + n * 0.001:.6f}"})
+        assert response.status_code == 201, response.text
+
+
 @pytest.fixture(scope="module")
-def paged_server(tmp_path_factory):
-    server = LiveServer(tmp_path_factory.mktemp("paged-var"),
-                        env={"GEOAPP_ITEMS_MAX_LIMIT": SMALL_PAGES})
-    yield server
-    server.stop()
+def paged_server(store_engine, tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp(f"paged-var-{store_engine}")
+    with store_of_its_own(store_engine, data_dir, "paged") as url:
+        server = LiveServer(data_dir, env={
+            "GEOAPP_DATABASE_URL": url, "GEOAPP_ITEMS_MAX_LIMIT": SMALL_PAGES,
+            "GEOAPP_REPORT_RATE_LIMIT": str(REPORTS)})
+        _post_reports(server)
+        yield server
+        server.stop()
 
 
 def _public_collections(server) -> dict[str, int]:
-    import httpx
-
     docs = httpx.get(f"{server.url}/collections").json()["collections"]
     counts = {}
     for doc in docs:
@@ -35,13 +56,17 @@ def _public_collections(server) -> dict[str, int]:
     return counts
 
 
+@pytest.mark.both_engines
 def test_gdal_lists_every_public_collection(paged_server):
     names = {str(name) for name, _ in pyogrio.list_layers(f"OAPIF:{paged_server.url}/")}
     assert names == set(_public_collections(paged_server))
 
 
+@pytest.mark.both_engines
 def test_gdal_reads_every_collection_whole_across_pages(paged_server):
-    for collection, matched in _public_collections(paged_server).items():
+    collections = _public_collections(paged_server)
+    assert collections["reports"] == REPORTS  # more than a page from the store
+    for collection, matched in collections.items():
         frame = pyogrio.read_dataframe(f"OAPIF:{paged_server.url}/", layer=collection)
         assert len(frame) == matched, collection
         assert frame.crs.to_string() in ("OGC:CRS84", "EPSG:4326")
@@ -63,6 +88,7 @@ def test_gdal_applies_a_spatial_filter_through_bbox(paged_server):
     assert 0 < len(frame) < 59
 
 
+@pytest.mark.both_engines
 def test_owslib_reads_landing_conformance_and_collections(paged_server):
     api = Features(paged_server.url)
     assert "conformsTo" in api.conformance()
@@ -71,18 +97,23 @@ def test_owslib_reads_landing_conformance_and_collections(paged_server):
     assert api.collection("shelters")["title"] == "指定避難所"
 
 
+@pytest.mark.both_engines
 def test_owslib_pages_every_collection_through_next_links(paged_server):
     api = Features(paged_server.url)
-    for collection, matched in _public_collections(paged_server).items():
+    collections = _public_collections(paged_server)
+    assert collections["reports"] == REPORTS
+    for collection, matched in collections.items():
         seen = []
-        offset = 0
+        query = {"limit": SMALL_PAGES}
         for _ in range(10):
-            page = api.collection_items(collection, limit=int(SMALL_PAGES), offset=offset)
+            page = api.collection_items(collection, **query)
             seen += [feature["id"] for feature in page["features"]]
             nxt = [link for link in page["links"] if link["rel"] == "next"]
             if not nxt:
                 break
-            offset = int(nxt[0]["href"].split("offset=")[1].split("&")[0])
+            # Whatever the next link carries: an offset for file layers, a cursor for the
+            # store's layers.
+            query = dict(parse_qsl(urlsplit(nxt[0]["href"]).query))
         assert len(seen) == len(set(seen)) == matched, collection
 
 

@@ -6,6 +6,10 @@ answered with a small PNG, and a request to any other host is refused and record
 test fails. Console errors, uncaught page errors, failed requests and HTTP errors are
 recorded too; ``page_watch.assert_clean()`` checks them. Content-Security-Policy violations
 fail every test, whether it calls ``assert_clean`` or not.
+
+A module's own server is built on the engine its ``store_engine`` fixture names (see
+tests/conftest.py): SQLite for every test, and PostGIS too for the smoke path (map, report,
+triage) marked ``both_engines``.
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """The public map in Chromium: it loads offline and cleanly, draws every shelter, names its
-markers in Japanese, works from the keyboard and leads to an HTML table for each layer."""
+markers in Japanese, works from the keyboard and leads to an HTML table for each layer.
+
+The session's server (SQLite) serves the module; the loading test runs against a server
+over PostGIS too, whose store-backed layers (reports, wildlife, buses) come from there."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.helpers import wait_for_layer
+from tests.conftest import LiveServer, store_of_its_own
 
 pytestmark = pytest.mark.browser
 
@@ -30,8 +34,23 @@ def open_map(page: Page, url: str) -> list[str]:
     return fetched
 
 
-def test_map_loads_offline_without_errors(page, page_watch, live_server):
-    fetched = open_map(page, live_server.url + "/")
+@pytest.fixture(scope="module")
+def server(request, store_engine, tmp_path_factory):
+    """The session's server on SQLite; a server of the module's own on PostGIS."""
+    if store_engine == "sqlite":
+        yield request.getfixturevalue("live_server")
+        return
+    data_dir = tmp_path_factory.mktemp(f"map-var-{store_engine}")
+    with store_of_its_own(store_engine, data_dir, "browser_map") as url:
+        live = LiveServer(data_dir, env={"GEOAPP_DATABASE_URL": url})
+        yield live
+        live.stop()
+
+
+@pytest.mark.both_engines
+def test_map_loads_offline_without_errors(page, page_watch, server):
+    fetched = open_map(page, server.url + "/")
+    assert "reports" in fetched  # a layer from the store
     assert set(FETCHED) | {"wifi"} <= set(fetched)
     page.wait_for_load_state("networkidle")
     page_watch.assert_clean()

@@ -3,7 +3,8 @@ the report on the public map in its state's colour, "me too" on a nearby report,
 texts shown literally (never run), readable errors, and no WCAG 2.0 A/AA violation.
 
 One geoapp with a store of its own serves the module (a high submission limit, since the
-tests post more reports than one resident may).
+tests post more reports than one resident may); the resident's path from the map to the
+receipt and back runs on a second one over PostGIS too.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from tests.browser.helpers import (
     run_axe,
     wait_for_layer,
 )
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, store_of_its_own
 from tests.imaging import phone_jpeg
 
 pytestmark = pytest.mark.browser
@@ -45,12 +46,14 @@ STATUS_COLOURS = {"new": "#c00000", "progress": "#b8860b", "fixed": "#1e7b34"}
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("reports-var")
-    live = LiveServer(data_dir, env={"GEOAPP_REPORT_RATE_LIMIT": "1000"})
-    live.data_dir = data_dir
-    yield live
-    live.stop()
+def server(tmp_path_factory, store_engine):
+    data_dir = tmp_path_factory.mktemp(f"reports-var-{store_engine}")
+    with store_of_its_own(store_engine, data_dir, "browser_reports") as url:
+        live = LiveServer(data_dir, env={"GEOAPP_DATABASE_URL": url,
+                                         "GEOAPP_REPORT_RATE_LIMIT": "1000"})
+        live.data_dir = data_dir
+        yield live
+        live.stop()
 
 
 def post_report(server: LiveServer, *, category: str, description: str, spot: dict[str, str],
@@ -109,6 +112,7 @@ def _forgive_cancelled_tiles(watch: PageWatch) -> None:
 # --- a. from the map to the receipt, and back on the map -----------------------------------
 
 
+@pytest.mark.both_engines
 def test_a_resident_reports_with_a_photo_and_sees_it_on_the_map(page, page_watch, server,
                                                                    tmp_path):
     # The map leads to the form.

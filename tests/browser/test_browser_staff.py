@@ -4,7 +4,8 @@ A resident files two reports through the form; road staff acknowledge, reply to 
 the first, and forward the second to the environment department, whose member sees only
 that one and closes it. The reporters' update mails are read from an aiosmtpd server; an
 SMTP outage delays a mail but neither loses nor doubles it. axe-core checks every staff
-page, and the queue and the actions work from the keyboard.
+page, and the queue and the actions work from the keyboard. The end-to-end triage runs on a
+second site over PostGIS too.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from pathlib import Path
-from unittest import mock
 
 import httpx
 import pytest
@@ -33,7 +33,7 @@ from geoapp.staff.accounts import Accounts
 from geoapp.store.engine import open_engine
 from geoapp.store.schema import outbox, subscribers
 from tests.browser.helpers import PageWatch, assert_axe_clean, open_watched_page
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, store_of_its_own
 
 pytestmark = pytest.mark.browser
 
@@ -95,8 +95,7 @@ def _serve(data_dir: Path, env: Callable[[str], dict[str, str]]) -> LiveServer:
     """LiveServer with settings that name its own URL (GEOAPP_BASE_URL): the port is chosen
     before the server starts, so ``env`` is given the URL it will have."""
     port = _free_port()
-    with mock.patch("tests.conftest._free_port", return_value=port):
-        return LiveServer(data_dir, env=env(f"http://127.0.0.1:{port}"))
+    return LiveServer(data_dir, env=env(f"http://127.0.0.1:{port}"), port=port)
 
 
 @dataclass
@@ -126,27 +125,29 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def site(tmp_path_factory: pytest.TempPathFactory, store_engine: str) -> Iterator[Site]:
     """geoapp mailing through a local SMTP server every half second, with four accounts."""
     mail = MailSink()
     mail.start()
-    data_dir = tmp_path_factory.mktemp("staff-var")
-    server = _serve(data_dir, lambda url: {
-        "GEOAPP_SMTP_HOST": "127.0.0.1", "GEOAPP_SMTP_PORT": str(mail.port),
-        "GEOAPP_MAIL_INTERVAL": str(MAIL_INTERVAL), "GEOAPP_BASE_URL": url})
-    engine = open_engine(f"sqlite:///{data_dir / 'geoapp.sqlite3'}")  # migrated by the server
-    accounts = Accounts(engine)
-    now = datetime.now(UTC)
-    accounts.create("road", PASSWORD, "road", now, display_name="道路 一郎")
-    accounts.create("env", PASSWORD, "department", now, display_name="環境 花子",
-                    department_code="environment")
-    accounts.create("admin", PASSWORD, "admin", now, display_name="管理 者")
-    try:
-        yield Site(server, engine, mail)
-    finally:
-        server.stop()
-        mail.stop()
-        engine.dispose()
+    data_dir = tmp_path_factory.mktemp(f"staff-var-{store_engine}")
+    with store_of_its_own(store_engine, data_dir, "browser_staff") as database_url:
+        server = _serve(data_dir, lambda url: {
+            "GEOAPP_DATABASE_URL": database_url,
+            "GEOAPP_SMTP_HOST": "127.0.0.1", "GEOAPP_SMTP_PORT": str(mail.port),
+            "GEOAPP_MAIL_INTERVAL": str(MAIL_INTERVAL), "GEOAPP_BASE_URL": url})
+        engine = open_engine(database_url)  # migrated by the server
+        accounts = Accounts(engine)
+        now = datetime.now(UTC)
+        accounts.create("road", PASSWORD, "road", now, display_name="道路 一郎")
+        accounts.create("env", PASSWORD, "department", now, display_name="環境 花子",
+                        department_code="environment")
+        accounts.create("admin", PASSWORD, "admin", now, display_name="管理 者")
+        try:
+            yield Site(server, engine, mail)
+        finally:
+            server.stop()
+            mail.stop()
+            engine.dispose()
 
 
 def log_in(page: Page, site: Site, username: str, next_path: str = "/staff") -> None:
@@ -199,6 +200,7 @@ def _check_update_mail(message: EmailMessage, site: Site, number: int, status: s
 # --- 1. end to end ----------------------------------------------------------------------------
 
 
+@pytest.mark.both_engines
 def test_reports_are_triaged_forwarded_closed_and_mailed(site: Site, page: Page,
                                                          page_watch: PageWatch,
                                                          browser: Browser):

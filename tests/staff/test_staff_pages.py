@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from geoapp.app import create_app
 from geoapp.settings import Settings
+from tests.conftest import store_of_its_own
 from tests.staff.conftest import NOW, PASSWORD, csrf_of, login
 
 CITY_HALL = {"lat": "37.9477", "lon": "139.3275"}
@@ -45,9 +46,16 @@ def with_report(app):
 
 
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory):
-    """One app for the access matrix, with a report, an account per role and a spare one."""
-    settings = Settings(environment="test", data_dir=tmp_path_factory.mktemp("var"))
+def shared(tmp_path_factory, store_engine):
+    """One app for the access matrix on each engine, with a report, an account per role and
+    a spare one."""
+    data_dir = tmp_path_factory.mktemp(f"var-{store_engine}")
+    with store_of_its_own(store_engine, data_dir, "access") as url:
+        yield from _shared(Settings(environment="test", data_dir=data_dir / "var",
+                                    database_url=url))
+
+
+def _shared(settings: Settings):
     app = create_app(settings)
     for name, role, department in (("admin", "admin", None), ("road", "road", None),
                                    ("env", "department", "environment"),
@@ -65,6 +73,7 @@ def shared(tmp_path_factory):
         client.close()
 
 
+@pytest.mark.both_engines
 @pytest.mark.parametrize(("method", "url", "allowed"), ROUTES)
 def test_anonymous_visitors_are_sent_to_log_in(shared, method, url, allowed):
     with TestClient(shared[0]) as client:
@@ -77,6 +86,7 @@ def test_anonymous_visitors_are_sent_to_log_in(shared, method, url, allowed):
             assert response.json()["status"] == 401
 
 
+@pytest.mark.both_engines
 @pytest.mark.parametrize(("method", "url", "allowed"), ROUTES)
 @pytest.mark.parametrize("role", sorted(USERS))
 def test_each_role_gets_in_or_gets_403(shared, method, url, allowed, role):

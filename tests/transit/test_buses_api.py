@@ -12,6 +12,7 @@ from google.transit import gtfs_realtime_pb2
 
 from geoapp.transit.gtfs import read_feed
 from geoapp.transit.positions import Position
+from tests.conftest import store_of_its_own
 from tests.transit.feeds import SAMPLE, write_feed
 
 
@@ -69,19 +70,23 @@ def test_a_posted_position_is_served_as_geojson_and_gtfs_realtime(engine_client)
 
 
 @pytest.fixture(scope="module")
-def refusing(tmp_path_factory):
-    """One geoapp with the sample timetable and bus1, for the many refused reports."""
+def refusing(tmp_path_factory, store_engine):
+    """One geoapp on each engine with the sample timetable and bus1, for the many refused
+    reports."""
     from fastapi.testclient import TestClient
 
     from geoapp.app import create_app
     from geoapp.settings import Settings
 
-    settings = Settings(environment="test", data_dir=tmp_path_factory.mktemp("buses"))
-    with TestClient(create_app(settings)) as client:
-        _buses, key = _setup(client)
-        yield client, key
+    data_dir = tmp_path_factory.mktemp(f"buses-{store_engine}")
+    with store_of_its_own(store_engine, data_dir, "buses") as url:
+        settings = Settings(environment="test", data_dir=data_dir / "var", database_url=url)
+        with TestClient(create_app(settings)) as client:
+            _buses, key = _setup(client)
+            yield client, key
 
 
+@pytest.mark.both_engines
 @pytest.mark.parametrize(("key", "body", "status", "field"), [
     (None, {**KAWASAKI}, 401, None),
     ("wrong-key", {**KAWASAKI}, 401, None),

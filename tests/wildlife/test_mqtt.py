@@ -1,4 +1,5 @@
-"""MQTT ingest against a real Mosquitto broker of the tests' own, and MQTT to alert e-mail."""
+"""MQTT ingest against a real Mosquitto broker of the tests' own, and MQTT to alert e-mail,
+on both engines (the `database_url` fixture's store: an SQLite file, then PostGIS)."""
 
 from __future__ import annotations
 
@@ -54,10 +55,11 @@ def _detections(engine) -> list[str]:
             "SELECT event_id FROM wildlife_detections ORDER BY id")).scalars())
 
 
-def _mqtt_app(tmp_path, broker: Broker, name: str, kind: str, species: str):
+def _mqtt_app(tmp_path, database_url: str, broker: Broker, name: str, kind: str, species: str):
     """An app subscribed under a prefix of its own, with one registered device."""
     prefix = f"test-{uuid.uuid4().hex[:8]}/wildlife"
-    settings = Settings(environment="test", data_dir=tmp_path / "var", mqtt_url=broker.url,
+    settings = Settings(environment="test", data_dir=tmp_path / "var", database_url=database_url,
+                        mqtt_url=broker.url,
                         mqtt_topic_prefix=prefix,
                         mqtt_client_id=f"geoapp-test-{uuid.uuid4().hex[:8]}")
     app = create_app(settings)
@@ -67,8 +69,9 @@ def _mqtt_app(tmp_path, broker: Broker, name: str, kind: str, species: str):
     return app, prefix, device, key
 
 
-def test_mqtt_detections_are_stored_and_survive_a_broker_restart(tmp_path, broker):
-    app, prefix, device, key = _mqtt_app(tmp_path, broker, "bear cam", "ai_camera", "bear")
+def test_mqtt_detections_are_stored_and_survive_a_broker_restart(tmp_path, database_url, broker):
+    app, prefix, device, key = _mqtt_app(tmp_path, database_url, broker, "bear cam", "ai_camera",
+                                         "bear")
     engine = app.state.wildlife.engine
     with TestClient(app):
         subscriber = app.state.wildlife_mqtt
@@ -93,16 +96,17 @@ def test_mqtt_detections_are_stored_and_survive_a_broker_restart(tmp_path, broke
     assert _detections(engine) == ["before", "after"]
 
 
-def test_an_mqtt_bear_detection_reaches_a_subscriber_by_e_mail(tmp_path, broker):
+def test_an_mqtt_bear_detection_reaches_a_subscriber_by_e_mail(tmp_path, database_url, broker):
     collector = Collector()
     smtp = Controller(collector, hostname="127.0.0.1", port=_free_port())
     smtp.start()
     prefix = f"test-{uuid.uuid4().hex[:8]}/wildlife"
     data = tmp_path / "var"
-    engine = open_engine(f"sqlite:///{data / 'geoapp.sqlite3'}")
+    engine = open_engine(database_url)
     server = None
     try:
         server = LiveServer(data, {
+            "GEOAPP_DATABASE_URL": database_url,
             "GEOAPP_SMTP_HOST": "127.0.0.1", "GEOAPP_SMTP_PORT": str(smtp.port),
             "GEOAPP_MAIL_INTERVAL": "0.5", "GEOAPP_MQTT_URL": broker.url,
             "GEOAPP_MQTT_TOPIC_PREFIX": prefix,
@@ -142,8 +146,10 @@ def test_an_mqtt_bear_detection_reaches_a_subscriber_by_e_mail(tmp_path, broker)
         engine.dispose()
 
 
-def test_a_message_the_store_fails_on_is_delivered_again_not_lost(tmp_path, broker):
-    app, prefix, device, key = _mqtt_app(tmp_path, broker, "boar sensor", "sensor", "boar")
+def test_a_message_the_store_fails_on_is_delivered_again_not_lost(tmp_path, database_url,
+                                                                    broker):
+    app, prefix, device, key = _mqtt_app(tmp_path, database_url, broker, "boar sensor", "sensor",
+                                         "boar")
     engine = app.state.wildlife.engine
     with TestClient(app):
         subscriber = app.state.wildlife_mqtt
