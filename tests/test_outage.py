@@ -109,7 +109,7 @@ def test_every_door_answers_503_while_the_database_is_away_and_recovers(served):
         while (ready := http.get("/readyz")).status_code != 200:
             assert time.monotonic() < deadline, f"not ready {RECOVERY_WITHIN} s after restart"
             time.sleep(0.1)
-        assert ready.json() == {"status": "ready"}
+        assert ready.json()["status"] == "ready"  # leading again or not, as the lock falls
         kept = http.get(f"/api/v1/reports/{number}")
         assert kept.status_code == 200
         assert kept.json()["description"] == REPORT["description"]
