@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import csv
 import io
+import pathlib
 import re
+import tempfile
 import tracemalloc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
+import geopandas as gpd
 import orjson
 import sqlalchemy as sa
 
@@ -217,3 +220,23 @@ def test_exports_and_downloads_of_20000_reports_stream_in_constant_memory(app, s
                   f"all rows held: {whole / 2**20:.1f} MiB")
     finally:
         tracemalloc.stop()
+
+
+def test_a_geopackage_of_many_reports_is_built_on_disk_in_chunks_and_removed(
+        app, staff_client, tmp_path):
+    engine = _engine(app)
+    insert_reports(engine, synthetic_reports(2500, seed=7))
+    with engine.connect() as conn:
+        public = conn.execute(sa.select(sa.func.count()).select_from(reports).where(
+            reports.c.status_code != "closed")).scalar_one()
+    folder = pathlib.Path(tempfile.gettempdir())
+    before = set(folder.glob("geoapp-*.gpkg"))
+    answer = staff_client("road").get("/opendata/reports.gpkg")
+    assert answer.status_code == 200
+    path = tmp_path / "reports.gpkg"
+    path.write_bytes(answer.content)
+    frame = gpd.read_file(path, engine="pyogrio")
+    assert len(frame) == public > 2000  # three chunks appended into one table
+    assert frame["number"].astype(int).is_monotonic_increasing
+    assert "reporter_email" not in frame.columns
+    assert set(folder.glob("geoapp-*.gpkg")) <= before  # the temporary file is gone
