@@ -1,10 +1,10 @@
 """Three geoapp processes on one PostGIS database behind HAProxy (Debian's package).
 
-Reports and bus positions go in through the balancer while the process leading the
+Reports, bus positions and bear sightings go in through the balancer while the process leading the
 background work is killed (SIGKILL): every report the balancer acknowledged is in the store
 once, the bus's last acknowledged position is the stored one, another process leads within
 10 s, and every mail queued in the outbox, before and after the death, is sent exactly once
-(aiosmtpd).
+(aiosmtpd), alerts of the sightings included.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ pytestmark = pytest.mark.skipif(shutil.which("haproxy") is None,
 CITY_HALL = {"lat": "37.9477", "lon": "139.3275"}
 #: On the sample timetable's routes (Kawasaki), so inside its service area.
 KAWASAKI = (35.5315, 139.6956)
+ALERTED = "alerts@example.org"
 
 
 def _haproxy(tmp_path, servers: list[LiveServer]) -> tuple[subprocess.Popen, str]:
@@ -93,15 +94,40 @@ def _post(url: str, n: int) -> int | None:
     return None
 
 
-def _bus_key(postgis_url: str, tmp_path) -> str:
-    """Import the sample timetable and register one bus; its device key."""
+def _prepare(postgis_url: str, tmp_path) -> tuple[str, str]:
+    """The sample timetable with one bus, and a bear camera with a confirmed whole-city
+    alert subscriber: the bus's key and the camera's key."""
     app = create_app(Settings(environment="test", data_dir=tmp_path / "setup",
                               database_url=postgis_url))
+    now = datetime.now(UTC)
     buses = app.state.buses
     buses.timetable.replace(read_feed(SAMPLE), sample=True)
-    key = buses.positions.vehicles.add("bus1", "1号車", datetime.now(UTC))
+    bus_key = buses.positions.vehicles.add("bus1", "1号車", now)
+    wildlife = app.state.wildlife
+    _, camera_key = wildlife.devices.register(
+        name="城址公園カメラ", kind="ai_camera", lon=float(CITY_HALL["lon"]),
+        lat=float(CITY_HALL["lat"]), species=["bear"], owner="市", now=now,
+        visibility="exact")
+    token = wildlife.alerts.subscribe(email=ALERTED, species=["bear"], lang="ja", now=now)
+    assert wildlife.alerts.confirm(token, now)
     app.state.reports.store.engine.dispose()
-    return key
+    return bus_key, camera_key
+
+
+def _detect(url: str, key: str, n: int) -> bool:
+    """Post bear sighting ``n`` through the balancer (a retry of a stored event is a 200)."""
+    body = {"event_id": f"bear-{n}", "time": datetime.now(UTC).isoformat(), "species": "bear"}
+    for _ in range(10):
+        try:
+            answer = httpx.post(f"{url}/api/v1/wildlife/detections", json=body, timeout=10,
+                                headers={"X-Device-Key": key})
+        except httpx.TransportError:
+            time.sleep(0.3)
+            continue
+        if answer.status_code in (200, 201):
+            return True
+        time.sleep(0.3)
+    return False
 
 
 def _move(url: str, key: str, n: int) -> float | None:
@@ -125,7 +151,7 @@ def _move(url: str, key: str, n: int) -> float | None:
 def test_three_processes_behind_haproxy_lose_nothing_when_the_leader_dies(
         postgis_url, tmp_path, smtp):  # noqa: F811
     _empty_postgis(postgis_url)
-    key = _bus_key(postgis_url, tmp_path)
+    key, camera = _prepare(postgis_url, tmp_path)
     controller, collector = smtp
     env = {"GEOAPP_DATABASE_URL": postgis_url, "GEOAPP_SMTP_HOST": "127.0.0.1",
            "GEOAPP_SMTP_PORT": str(controller.port), "GEOAPP_MAIL_INTERVAL": "0.3",
@@ -143,6 +169,7 @@ def test_three_processes_behind_haproxy_lose_nothing_when_the_leader_dies(
                 enqueue(conn, "resident@example.org", subject, "本文", datetime.now(UTC))
         acknowledged = [_post(url, n) for n in range(20)]
         moves = [_move(url, key, n) for n in range(10)]
+        sightings = [_detect(url, camera, n) for n in range(3)]
         leader.kill()  # SIGKILL: no shutdown code runs
         killed_at = time.monotonic()
         with engine.begin() as conn:
@@ -151,6 +178,7 @@ def test_three_processes_behind_haproxy_lose_nothing_when_the_leader_dies(
         for n in range(20, 40):
             acknowledged.append(_post(url, n))
             moves.append(_move(url, key, n))
+        sightings += [_detect(url, camera, n) for n in range(3, 6)]
         rest = [s for s in servers if s is not leader]
         _wait_for(lambda: any(_leads(s) for s in rest), TAKEOVER_SECONDS)
         assert time.monotonic() - killed_at < TAKEOVER_SECONDS + 5
@@ -161,9 +189,15 @@ def test_three_processes_behind_haproxy_lose_nothing_when_the_leader_dies(
             bus = conn.execute(sa.select(transit_positions.c.lat)).scalar_one()
         assert set(acknowledged) <= stored and len(stored) == len(set(acknowledged)) == 40
         assert None not in moves and bus == pytest.approx(moves[-1])  # the last one it took
-        _wait_for(lambda: len(collector.messages) >= len(subjects), 15)
+        assert all(sightings)
+        # The confirmation request, the queued notices and one alert per sighting.
+        expected = 1 + len(subjects) + len(sightings)
+        _wait_for(lambda: len(collector.messages) >= expected, 15)
         time.sleep(10 * 0.3)  # ten mail intervals more: nothing is sent twice
-        assert sorted(m["Subject"] for m in collector.messages) == sorted(subjects)
+        notices = [m["Subject"] for m in collector.messages if m["To"] != ALERTED]
+        assert sorted(notices) == sorted(subjects)
+        alerted = [m for m in collector.messages if m["To"] == ALERTED]
+        assert len(alerted) == 1 + len(sightings) and len(collector.messages) == expected
     finally:
         engine.dispose()
         if balancer is not None:
