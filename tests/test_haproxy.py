@@ -1,10 +1,10 @@
 """Three geoapp processes on one PostGIS database behind HAProxy (Debian's package).
 
-Reports, bus positions and bear sightings go in through the balancer while the process leading the
-background work is killed (SIGKILL): every report the balancer acknowledged is in the store
-once, the bus's last acknowledged position is the stored one, another process leads within
-10 s, and every mail queued in the outbox, before and after the death, is sent exactly once
-(aiosmtpd), alerts of the sightings included.
+Reports, bus positions and bear sightings go in through the balancer while the process
+leading the background work is killed (SIGKILL): every report the balancer acknowledged is
+in the store once, the bus's last acknowledged position is the stored one, another process
+leads within 10 s, and every mail queued in the outbox, before and after the death, is sent
+exactly once (aiosmtpd), the sightings' alerts included.
 """
 
 from __future__ import annotations
