@@ -195,6 +195,8 @@ _TEXTS: dict[str, dict[str, str]] = {
     "export_geojson": {"ja": "GeoJSONで出力", "en": "Export GeoJSON"},
     "queue_count": {"ja": "{n} 件", "en": "Reports: {n}"},
     "queue_empty": {"ja": "該当する通報はありません。", "en": "No reports match."},
+    "staff_map_first": {"ja": "地図には並び順で最初の {n} 件を表示しています。すべては出力（CSV・GeoJSON）で、場所は範囲で絞り込めます。",
+                        "en": "The map shows the first {n} reports in this order; the exports hold them all, and the area filter narrows the map."},
     "action_saved": {"ja": "操作を保存しました。", "en": "Saved."},
     "location": {"ja": "場所", "en": "Location"},
     "duplicate_of": {"ja": "重複元の通報番号", "en": "Duplicate of report number"},

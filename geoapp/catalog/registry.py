@@ -57,6 +57,9 @@ class FeatureSource(Protocol):
     def features(self) -> Sequence[Feature]:
         """Every feature."""
 
+    def iter_features(self) -> Iterator[Feature]:
+        """Every feature, without holding them all (store-backed sources read by pages)."""
+
     def __len__(self) -> int: ...
 
 

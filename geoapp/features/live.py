@@ -85,7 +85,7 @@ class StoreSource:
         return self._page(bbox, filters or {}, limit, offset, cursor, count=True)
 
     def _page(self, bbox: BBox | None, filters: Mapping[str, str], limit: int, offset: int,
-              cursor: str | None, *, count: bool) -> Page:
+              cursor: str | None, *, count: bool, encode: bool = True) -> Page:
         if offset > MAX_OFFSET:
             raise InvalidParameter(
                 "offset", f"at most {MAX_OFFSET}; to read further, follow the page's next "
@@ -108,15 +108,16 @@ class StoreSource:
             if cursor is None and not offset and not more:
                 matched = len(rows)  # the whole answer is on this page
             elif count:
-                matched = self._count(conn, self._select(now).where(*where))
+                matched = bounded_count(conn, self._select(now).where(*where))
         next_cursor = None
         if more:
             last = rows[-1]
             next_cursor = cursors.encode(self._key_to_json(last._mapping[self.order_key])
                                          if self.order_key is not self.order_id else None,
                                          last._mapping[self.order_id])
-        return Page(features, [orjson.dumps(f.to_geojson()) for f in features], matched,
-                    next_cursor)
+        # Encoded for a page's answer; reading every feature (downloads) encodes its own.
+        encoded = [orjson.dumps(f.to_geojson()) for f in features] if encode else []
+        return Page(features, encoded, matched, next_cursor)
 
     def summary(self) -> Summary:
         """How many features there are and their bbox, from one aggregate query."""
@@ -140,7 +141,7 @@ class StoreSource:
         """Every feature, read a page at a time by cursor."""
         cursor = None
         while True:
-            page = self._page(None, {}, CHUNK, 0, cursor, count=False)
+            page = self._page(None, {}, CHUNK, 0, cursor, count=False, encode=False)
             yield from page.features
             if page.next_cursor is None:
                 return
@@ -178,13 +179,17 @@ class StoreSource:
         return sa.or_(later(self.order_key, value),
                       sa.and_(self.order_key == value, later(self.order_id, last_id)))
 
-    @staticmethod
-    def _count(conn: sa.Connection, statement: sa.Select) -> int | None:
-        """How many rows ``statement`` selects, or None when more than COUNT_LIMIT."""
-        bounded = statement.with_only_columns(sa.literal(1), maintain_column_froms=True) \
-            .limit(COUNT_LIMIT + 1).subquery()
-        found = conn.execute(sa.select(sa.func.count()).select_from(bounded)).scalar_one()
-        return found if found <= COUNT_LIMIT else None
+
+def bounded_count(conn: sa.Connection, statement: sa.Select, limit: int = COUNT_LIMIT
+                  ) -> int | None:
+    """How many rows ``statement`` selects, or None when more than ``limit``.
+
+    Counted with ``LIMIT limit + 1``, so counting never reads more rows than that.
+    """
+    bounded = statement.with_only_columns(sa.literal(1), maintain_column_froms=True) \
+        .order_by(None).limit(limit + 1).subquery()
+    found = conn.execute(sa.select(sa.func.count()).select_from(bounded)).scalar_one()
+    return found if found <= limit else None
 
 
 def same_instant(column: sa.ColumnElement[datetime], text: str, precision: timedelta

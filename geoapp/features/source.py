@@ -8,7 +8,7 @@ bbox mask over NumPy arrays and a join of byte strings: no per-request parsing.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,6 +164,10 @@ class MemorySource:
             encoded=[self._encoded[i] for i in chosen],
             matched=int(indices.size),
         )
+
+    def iter_features(self) -> Iterator[Feature]:
+        """Every feature, in order (the store-backed sources read them a page at a time)."""
+        return iter(self.features)
 
     def version(self) -> str:
         """A hash of every feature: it changes exactly when the features do."""

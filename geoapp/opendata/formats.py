@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +39,30 @@ HAZARDS = ("flood", "landslide", "storm_surge", "earthquake", "tsunami", "large_
 
 def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
     """A CSV file as Excel opens it (UTF-8 with BOM, CRLF), every cell safe as text."""
+    return b"".join(csv_chunks(header, rows))
+
+
+def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]], *,
+               per_chunk: int = 1000) -> Iterator[bytes]:
+    """The same file as :func:`csv_bytes`, ``per_chunk`` rows at a time, for streaming."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(header)
-    for row in rows:
+    first = True
+    for n, row in enumerate(rows, 1):
         writer.writerow([_cell(v) for v in row])
-    return "\ufeff".encode() + out.getvalue().encode("utf-8")
+        if n % per_chunk == 0:
+            yield _drain(out, first)
+            first = False
+    yield _drain(out, first)
+
+
+def _drain(out: io.StringIO, first: bool) -> bytes:
+    """What ``out`` holds as UTF-8 (after the BOM on the first chunk), emptying it."""
+    text = out.getvalue()
+    out.seek(0)
+    out.truncate()
+    return ("\ufeff" if first else "").encode() + text.encode("utf-8")
 
 
 def _cell(value: Any) -> str:
@@ -65,13 +83,38 @@ def _number(text: str) -> bool:
     return True
 
 
-def geojson(features: Sequence[Feature]) -> bytes:
+def geojson(features: Iterable[Feature]) -> bytes:
     """A GeoJSON FeatureCollection (RFC 7946, CRS84)."""
-    return orjson.dumps({"type": "FeatureCollection",
-                         "features": [f.to_geojson() for f in features]})
+    return b"".join(geojson_chunks(features))
 
 
-def generic_csv(layer: Layer, features: Sequence[Feature]) -> bytes:
+def geojson_chunks(features: Iterable[Feature]) -> Iterator[bytes]:
+    """The same collection as :func:`geojson`, a thousand features at a time."""
+    return collection_chunks(f.to_geojson() for f in features)
+
+
+def collection_chunks(features: Iterable[dict[str, Any]], *, per_chunk: int = 1000
+                      ) -> Iterator[bytes]:
+    """A FeatureCollection of GeoJSON feature dicts, encoded ``per_chunk`` at a time.
+
+    One ``orjson.dumps`` per chunk: a buffer per feature would cost several times the
+    feature's own size (orjson's output buffers start large).
+    """
+    head, batch = b'{"type":"FeatureCollection","features":[', []
+    for feature in features:
+        batch.append(feature)
+        if len(batch) == per_chunk:
+            yield head + orjson.dumps(batch)[1:-1]
+            head, batch = b",", []
+    yield (head + orjson.dumps(batch)[1:-1] if batch else head.removesuffix(b",")) + b"]}"
+
+
+def generic_csv(layer: Layer, features: Iterable[Feature]) -> bytes:
+    """The whole file of :func:`generic_csv_chunks`."""
+    return b"".join(generic_csv_chunks(layer, features))
+
+
+def generic_csv_chunks(layer: Layer, features: Iterable[Feature]) -> Iterator[bytes]:
     """One row per feature: id, the declared properties, the geometry type and a latitude and
     longitude (the point itself, or a point inside a line or area). UTF-8 with BOM.
 
@@ -80,23 +123,47 @@ def generic_csv(layer: Layer, features: Sequence[Feature]) -> bytes:
     """
     keys = [p.key for p in layer.spec.properties]
     header = ["id", *keys, "geometry_type", "latitude", "longitude"]
-    rows = []
-    for feature in features:
-        point = shape(feature.geometry).representative_point()
-        rows.append([feature.id, *(feature.properties.get(k) for k in keys),
-                     feature.geometry["type"], f"{point.y:.6f}", f"{point.x:.6f}"])
-    return csv_bytes(header, rows)
+
+    def rows() -> Iterator[list[Any]]:
+        for feature in features:
+            point = shape(feature.geometry).representative_point()
+            yield [feature.id, *(feature.properties.get(k) for k in keys),
+                   feature.geometry["type"], f"{point.y:.6f}", f"{point.x:.6f}"]
+
+    return csv_chunks(header, rows())
 
 
-def geopackage(layer: Layer, features: Sequence[Feature]) -> bytes:
-    """A GeoPackage with one table named after the layer (EPSG:4326)."""
-    frame = gpd.GeoDataFrame(
-        [{"id": f.id, **f.properties} for f in features],
-        geometry=[shape(f.geometry) for f in features], crs="EPSG:4326")
+def geopackage(layer: Layer, features: Iterable[Feature]) -> bytes:
+    """A GeoPackage with one table named after the layer (EPSG:4326), as bytes."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"{layer.id}.gpkg"
-        frame.to_file(path, driver="GPKG", layer=layer.id, engine="pyogrio")
+        write_geopackage(layer, features, path)
         return path.read_bytes()
+
+
+def write_geopackage(layer: Layer, features: Iterable[Feature], path: Path, *,
+                     per_chunk: int = 1000) -> None:
+    """Write a GeoPackage with one table named after the layer (EPSG:4326) at ``path``,
+    appending ``per_chunk`` features at a time so a large layer is never whole in memory."""
+    batch: list[Feature] = []
+    written = False
+
+    def flush() -> None:
+        nonlocal written
+        frame = gpd.GeoDataFrame(
+            [{"id": f.id, **f.properties} for f in batch],
+            geometry=[shape(f.geometry) for f in batch], crs="EPSG:4326")
+        frame.to_file(path, driver="GPKG", layer=layer.id, engine="pyogrio",
+                      mode="a" if written else "w")
+        written = True
+        batch.clear()
+
+    for feature in features:
+        batch.append(feature)
+        if len(batch) == per_chunk:
+            flush()
+    if batch or not written:
+        flush()
 
 
 def _flag(value: Any) -> str:

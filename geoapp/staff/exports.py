@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from geoapp.japantime import JST
-from geoapp.opendata.formats import csv_bytes
+from geoapp.opendata.formats import collection_chunks, csv_chunks
 from geoapp.staff.queries import QueueRow
 
 OPEN311_COLUMNS = ("service_request_id", "requested_datetime", "updated_datetime",
@@ -23,7 +23,13 @@ def _time(value: Any) -> str:
 
 def open311_csv(rows: Iterable[QueueRow], *, japanese_headers: bool = False) -> bytes:
     """The Open311 bulk CSV, UTF-8 with a BOM so Excel reads it as such."""
-    return csv_bytes(JAPANESE_HEADERS if japanese_headers else OPEN311_COLUMNS, (
+    return b"".join(open311_csv_chunks(rows, japanese_headers=japanese_headers))
+
+
+def open311_csv_chunks(rows: Iterable[QueueRow], *, japanese_headers: bool = False
+                       ) -> Iterator[bytes]:
+    """The Open311 bulk CSV a thousand rows at a time, for a streamed download."""
+    return csv_chunks(JAPANESE_HEADERS if japanese_headers else OPEN311_COLUMNS, (
         (row.id, _time(row.created_at), _time(row.updated_at), _time(row.closed_at),
          "open" if row.closed_at is None else "closed", row.status, "geoapp",
          row.category, "", row.description, row.department, "",
@@ -31,16 +37,26 @@ def open311_csv(rows: Iterable[QueueRow], *, japanese_headers: bool = False) -> 
         for row in rows))
 
 
-def geojson(rows: Iterable[QueueRow]) -> dict[str, Any]:
-    """The reports as a GeoJSON FeatureCollection (staff fields included)."""
-    return {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "id": str(row.id),
-         "geometry": {"type": "Point", "coordinates": [row.lon, row.lat]},
-         "properties": {
-             "number": str(row.id), "category": row.category, "status": row.status,
-             "status_code": row.status_code, "status_group": row.status_group,
-             "department": row.department, "priority": row.priority,
-             "assignee": row.assignee, "supporters": row.supporters,
-             "description": row.description, "created_at": _time(row.created_at),
-             "updated_at": _time(row.updated_at), "url": f"/staff/reports/{row.id}"}}
-        for row in rows]}
+def feature(row: QueueRow) -> dict[str, Any]:
+    """A report as a GeoJSON feature (staff fields included, never the reporter's contact)."""
+    return {
+        "type": "Feature", "id": str(row.id),
+        "geometry": {"type": "Point", "coordinates": [row.lon, row.lat]},
+        "properties": {
+            "number": str(row.id), "category": row.category, "status": row.status,
+            "status_code": row.status_code, "status_group": row.status_group,
+            "department": row.department, "priority": row.priority,
+            "assignee": row.assignee, "supporters": row.supporters,
+            "description": row.description, "created_at": _time(row.created_at),
+            "updated_at": _time(row.updated_at), "url": f"/staff/reports/{row.id}"}}
+
+
+def geojson(rows: Iterable[QueueRow], **members: Any) -> dict[str, Any]:
+    """The reports as a GeoJSON FeatureCollection, with any further ``members``."""
+    return {"type": "FeatureCollection", "features": [feature(row) for row in rows],
+            **members}
+
+
+def geojson_chunks(rows: Iterable[QueueRow]) -> Iterator[bytes]:
+    """The same FeatureCollection as :func:`geojson`, a thousand features at a time."""
+    return collection_chunks(feature(row) for row in rows)

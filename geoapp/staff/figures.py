@@ -6,12 +6,12 @@ A Japanese fiscal year runs from April to March and is labelled with the era yea
 
 from __future__ import annotations
 
-import statistics
 import threading
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -51,23 +51,13 @@ class Group:
     label: str
     posted: int = 0
     handled: int = 0
-    response_hours: list[float] = field(default_factory=list)
-    closing_hours: list[float] = field(default_factory=list)
+    median_response_hours: float | None = None  # posting to the first staff action
+    median_closing_hours: float | None = None  # posting to closing
 
     @property
     def share(self) -> float | None:
         """Handled / posted (対応件数/投稿件数), None when nothing was posted."""
         return self.handled / self.posted if self.posted else None
-
-    @property
-    def median_response_hours(self) -> float | None:
-        """Median hours from posting to the first staff action."""
-        return statistics.median(self.response_hours) if self.response_hours else None
-
-    @property
-    def median_closing_hours(self) -> float | None:
-        """Median hours from posting to closing."""
-        return statistics.median(self.closing_hours) if self.closing_hours else None
 
 
 @dataclass
@@ -84,56 +74,85 @@ class FiscalFigures:
     map_views: int
 
 
-def _hours(start: datetime, end: datetime | None) -> float | None:
-    return None if end is None else (end - start).total_seconds() / 3600
+def _hours(conn: sa.Connection, end: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """Hours from a report's posting to ``end``, in SQL (NULL while ``end`` is)."""
+    if conn.dialect.name == "postgresql":
+        return sa.extract("epoch", end - reports.c.created_at) / 3600.0
+    return (sa.func.julianday(end) - sa.func.julianday(reports.c.created_at)) * 24.0
+
+
+def _month(conn: sa.Connection, moment: sa.ColumnElement[Any]) -> sa.ColumnElement[int]:
+    """The calendar month of ``moment`` in Japan time, in SQL."""
+    if conn.dialect.name == "postgresql":
+        return sa.cast(sa.extract("month", sa.func.timezone("Asia/Tokyo", moment)), sa.Integer)
+    # Stored as UTC text; Japan keeps no summer time, so it is always nine hours ahead.
+    return sa.cast(sa.func.strftime("%m", moment, "+9 hours"), sa.Integer)
+
+
+def _medians(conn: sa.Connection, query: sa.Select, key: sa.ColumnElement[Any],
+             value: sa.ColumnElement[float]) -> dict[Any, float]:
+    """The median of ``value`` per ``key`` over ``query``'s reports (NULLs left out).
+
+    PostgreSQL has ``percentile_cont``; SQLite has no median, so the middle row (or the two
+    middle rows, averaged) is picked by window functions: the same figure, still in SQL.
+    """
+    if conn.dialect.name == "postgresql":
+        median = sa.func.percentile_cont(0.5).within_group(value)
+        return dict(conn.execute(query.with_only_columns(key, median)
+                                 .where(value.is_not(None)).group_by(key)).all())
+    ranked = query.with_only_columns(
+        key.label("key"), value.label("value"),
+        sa.func.row_number().over(partition_by=key, order_by=value).label("rank"),
+        sa.func.count().over(partition_by=key).label("n"),
+    ).where(value.is_not(None)).subquery()
+    middle = sa.select(ranked.c.key, sa.func.avg(ranked.c.value)).where(
+        ranked.c.rank.between((ranked.c.n + 1) // 2, (ranked.c.n + 2) // 2)
+    ).group_by(ranked.c.key)
+    return dict(conn.execute(middle).all())
+
+
+def _groups(conn: sa.Connection, query: sa.Select, key: sa.ColumnElement[Any]
+            ) -> list[Group]:
+    """Posted, handled and the two medians per ``key`` (a label), aggregated in SQL."""
+    counts = conn.execute(query.with_only_columns(
+        key, sa.func.count(), sa.func.count(reports.c.closed_at)).group_by(key)).all()
+    response = _medians(conn, query, key, _hours(conn, reports.c.first_response_at))
+    closing = _medians(conn, query, key, _hours(conn, reports.c.closed_at))
+    groups = [Group(label, posted, handled, response.get(label), closing.get(label))
+              for label, posted, handled in counts]
+    return sorted(groups, key=lambda g: (-g.posted, g.label))
+
+
+def _monthly(conn: sa.Connection, query: sa.Select, moment: sa.ColumnElement[Any]
+             ) -> list[tuple[int, int]]:
+    month = _month(conn, moment)
+    found = dict(conn.execute(query.with_only_columns(month, sa.func.count())
+                              .where(moment.is_not(None)).group_by(month)).all())
+    return [(m, found.get(m, 0)) for m in MONTHS]
 
 
 def figures(engine: sa.Engine, fy: int, lang: str = "ja") -> FiscalFigures:
-    """The plan's figures for reports posted in fiscal year ``fy``."""
+    """The plan's figures for reports posted in fiscal year ``fy``, aggregated in SQL."""
     start, end = fiscal_bounds(fy)
     name = "name_ja" if lang == "ja" else "name_en"
-    query = (
-        sa.select(reports.c.created_at, reports.c.first_response_at, reports.c.closed_at,
-                  categories.c[name].label("category"), departments.c[name].label("department"))
+    posted = (
+        sa.select(reports.c.id)
         .join(categories, categories.c.code == reports.c.category_code)
         .join(departments, departments.c.code == reports.c.department_code, isouter=True)
         .where(reports.c.created_at >= start, reports.c.created_at < end)
     )
-    total = Group("all")
-    by_category: dict[str, Group] = {}
-    by_department: dict[str, Group] = defaultdict(lambda: Group(""))
-    posted_months: Counter[int] = Counter()
-    handled_months: Counter[int] = Counter()
     with engine.connect() as conn:
-        rows = conn.execute(query).all()
+        [total] = _groups(conn, posted, sa.literal("all")) or [Group("all")]
+        by_category = _groups(conn, posted, categories.c[name])
+        by_department = _groups(conn, posted, sa.func.coalesce(departments.c[name], "-"))
+        monthly_posted = _monthly(conn, posted, reports.c.created_at)
+        monthly_handled = _monthly(conn, posted, reports.c.closed_at)
         views = conn.execute(sa.select(map_views.c.views).where(
             map_views.c.fiscal_year == fy)).scalar() or 0
-    for row in rows:
-        groups = [total, by_category.setdefault(row.category, Group(row.category))]
-        department = row.department or "-"
-        by_department[department].label = department
-        groups.append(by_department[department])
-        response = _hours(row.created_at, row.first_response_at)
-        closing = _hours(row.created_at, row.closed_at)
-        for group in groups:
-            group.posted += 1
-            if row.closed_at is not None:
-                group.handled += 1
-            if response is not None:
-                group.response_hours.append(response)
-            if closing is not None:
-                group.closing_hours.append(closing)
-        posted_months[row.created_at.astimezone(JST).month] += 1
-        if row.closed_at is not None:
-            handled_months[row.closed_at.astimezone(JST).month] += 1
     return FiscalFigures(
-        fy=fy, label=era_label(fy), total=total,
-        by_category=sorted(by_category.values(), key=lambda g: -g.posted),
-        by_department=sorted(by_department.values(), key=lambda g: -g.posted),
-        monthly_posted=[(m, posted_months[m]) for m in MONTHS],
-        monthly_handled=[(m, handled_months[m]) for m in MONTHS],
-        map_views=views,
-    )
+        fy=fy, label=era_label(fy), total=total, by_category=by_category,
+        by_department=by_department, monthly_posted=monthly_posted,
+        monthly_handled=monthly_handled, map_views=views)
 
 
 def add_map_views(engine: sa.Engine, counts: Mapping[int, int]) -> None:

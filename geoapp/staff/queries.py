@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -9,8 +10,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from geoapp.errors import InvalidParameter
+from geoapp.features.live import CHUNK, MAX_OFFSET, bounded_count
 from geoapp.features.params import MAX_ID, parse_bbox, parse_int, whole_number
 from geoapp.staff.accounts import StaffUser
+from geoapp.store.reports import ReportStore, candidates
 from geoapp.store.schema import (
     categories,
     departments,
@@ -20,13 +23,21 @@ from geoapp.store.schema import (
     statuses,
 )
 
-SORTS = {
-    "newest": [reports.c.created_at.desc(), reports.c.id.desc()],
-    "oldest": [reports.c.created_at.asc(), reports.c.id.asc()],
-    "priority": [reports.c.priority.asc(), reports.c.created_at.asc()],
-    "updated": [reports.c.updated_at.desc(), reports.c.id.desc()],
+#: Each sort as (column, descending) pairs ending with the id, so the order is total: pages
+#: never repeat or skip a report, and exports resume after the last row they read.
+SORT_KEYS: dict[str, tuple[tuple[sa.Column[Any], bool], ...]] = {
+    "newest": ((reports.c.created_at, True), (reports.c.id, True)),
+    "oldest": ((reports.c.created_at, False), (reports.c.id, False)),
+    "priority": ((reports.c.priority, False), (reports.c.created_at, False),
+                 (reports.c.id, False)),
+    "updated": ((reports.c.updated_at, True), (reports.c.id, True)),
 }
+SORTS = {name: [c.desc() if descending else c.asc() for c, descending in keys]
+         for name, keys in SORT_KEYS.items()}
 PER_PAGE = 50
+#: The deepest queue page: an offset costs more the further it goes, so pages stop at the
+#: public layers' offset bound; narrower filters (area, age, state) reach any report.
+MAX_PAGE = MAX_OFFSET // PER_PAGE + 1
 #: The oldest "older than" filter: a century (more would overflow the date arithmetic).
 MAX_AGE_DAYS = 36_500
 
@@ -141,7 +152,8 @@ def visible_to(user: StaffUser) -> sa.ColumnElement[bool]:
     return sa.false()
 
 
-def _filtered(user: StaffUser, f: QueueFilter, now: datetime) -> sa.Select:
+def _filtered(conn: sa.Connection, user: StaffUser, f: QueueFilter, now: datetime
+              ) -> sa.Select:
     query = _base_query().where(visible_to(user))
     if f.status == "open":
         query = query.where(statuses.c.is_open.is_(True))
@@ -166,23 +178,77 @@ def _filtered(user: StaffUser, f: QueueFilter, now: datetime) -> sa.Select:
     if f.older_than_days is not None:
         query = query.where(reports.c.created_at <= now - timedelta(days=f.older_than_days))
     if f.bbox:
-        minx, miny, maxx, maxy = f.bbox
-        query = query.where(reports.c.lon.between(minx, maxx), reports.c.lat.between(miny, maxy))
+        query = query.where(*_in_area(conn, f.bbox))
     return query
 
 
+def _in_area(conn: sa.Connection, bbox: tuple[float, float, float, float]
+             ) -> list[sa.ColumnElement[bool]]:
+    """Reports in ``bbox``: the spatial index chooses, the stored coordinates decide."""
+    index = candidates(conn, bbox)
+    return [*([index] if index is not None else []), *ReportStore.within(bbox)]
+
+
 def queue(engine: sa.Engine, user: StaffUser, f: QueueFilter, now: datetime,
-          per_page: int | None = PER_PAGE) -> tuple[list[QueueRow], int]:
-    """One page of the reports ``user`` may see that match ``f``, and how many match."""
-    query = _filtered(user, f, now)
+          per_page: int = PER_PAGE) -> tuple[list[QueueRow], int | None]:
+    """One page of the reports ``user`` may see that match ``f``, and how many match.
+
+    The count is None when more than COUNT_LIMIT match: it is counted with a LIMIT, never
+    by reading every row, and not at all when this page shows where the answer ends.
+    """
+    offset = (f.page - 1) * per_page
+    if offset > MAX_OFFSET:
+        raise InvalidParameter("page", f"at most page {MAX_OFFSET // per_page + 1}; narrow the "
+                                       "filters (area, age, state) to reach other reports")
     with engine.connect() as conn:
-        total = conn.execute(sa.select(sa.func.count()).select_from(query.subquery())
-                             ).scalar_one()
-        query = query.order_by(*SORTS[f.sort])
-        if per_page is not None:
-            query = query.limit(per_page).offset((f.page - 1) * per_page)
-        rows = [QueueRow(**r._mapping) for r in conn.execute(query)]
+        query = _filtered(conn, user, f, now)
+        found = conn.execute(query.order_by(*SORTS[f.sort]).limit(per_page + 1)
+                             .offset(offset or None)).all()
+        rows = [QueueRow(**r._mapping) for r in found[:per_page]]
+        if len(found) <= per_page and (rows or not offset):
+            total: int | None = offset + len(rows)  # this page holds the end of the answer
+        else:
+            total = bounded_count(conn, query)
     return rows, total
+
+
+def rows(engine: sa.Engine, user: StaffUser, f: QueueFilter, now: datetime, *,
+         chunk: int = CHUNK) -> Iterator[QueueRow]:
+    """Every report ``user`` may see that matches ``f``, in the queue's order (for exports).
+
+    Read ``chunk`` rows per short query, each starting after the last row of the one before
+    on the sort's own keys: memory stays constant and no connection is held between chunks.
+    """
+    return _chunked(engine, lambda conn: _filtered(conn, user, f, now), SORT_KEYS[f.sort],
+                    chunk)
+
+
+def _chunked(engine: sa.Engine, make: Callable[[sa.Connection], sa.Select],
+             keys: Sequence[tuple[sa.Column[Any], bool]], chunk: int) -> Iterator[QueueRow]:
+    order = [c.desc() if descending else c.asc() for c, descending in keys]
+    last: list[Any] | None = None
+    while True:
+        with engine.connect() as conn:
+            query = make(conn)
+            if last is not None:
+                query = query.where(_after(keys, last))
+            found = conn.execute(query.order_by(*order).limit(chunk)).all()
+        yield from (QueueRow(**r._mapping) for r in found)
+        if len(found) < chunk:
+            return
+        last = [found[-1]._mapping[column.key] for column, _ in keys]
+
+
+def _after(keys: Sequence[tuple[sa.Column[Any], bool]], values: Sequence[Any]
+           ) -> sa.ColumnElement[bool]:
+    """Rows after ``values`` in the order of ``keys``: (a, b, id) > (x, y, z) spelled out,
+    as a row-value comparison would not use the indexes on both engines, nor mix directions."""
+    clause: sa.ColumnElement[bool] | None = None
+    for (column, descending), value in reversed(list(zip(keys, values, strict=True))):
+        beyond = column < value if descending else column > value
+        clause = beyond if clause is None else sa.or_(beyond, sa.and_(column == value, clause))
+    assert clause is not None
+    return clause
 
 
 def report(engine: sa.Engine, user: StaffUser, report_id: int) -> QueueRow | None:
@@ -223,17 +289,15 @@ def public_updates(engine: sa.Engine, start: datetime, end: datetime,
 def nearby(engine: sa.Engine, user: StaffUser, lon: float, lat: float, exclude: int,
            radius_deg: float = 0.005) -> list[QueueRow]:
     """Other reports around a point (about 500 m), for the staff report map."""
-    query = _base_query().where(
-        visible_to(user), reports.c.id != exclude,
-        reports.c.lon.between(lon - radius_deg, lon + radius_deg),
-        reports.c.lat.between(lat - radius_deg, lat + radius_deg),
-    ).order_by(reports.c.id.desc()).limit(50)
+    area = (lon - radius_deg, lat - radius_deg, lon + radius_deg, lat + radius_deg)
     with engine.connect() as conn:
-        return [QueueRow(**r._mapping) for r in conn.execute(query)]
-
-
-def all_rows(engine: sa.Engine) -> list[QueueRow]:
-    """Every report, oldest first (public fields and routing; never the reporter's contact)."""
-    with engine.connect() as conn:
+        query = _base_query().where(visible_to(user), reports.c.id != exclude,
+                                    *_in_area(conn, area))
         return [QueueRow(**r._mapping) for r in conn.execute(
-            _base_query().order_by(reports.c.id))]
+            query.order_by(reports.c.id.desc()).limit(50))]
+
+
+def every_report(engine: sa.Engine, *, chunk: int = CHUNK) -> Iterator[QueueRow]:
+    """Every report, oldest first, ``chunk`` at a time (public fields and routing; never
+    the reporter's contact)."""
+    return _chunked(engine, lambda conn: _base_query(), ((reports.c.id, False),), chunk)

@@ -331,21 +331,8 @@ class ReportStore:
                 reports.c.lat >= miny, reports.c.lat <= maxy]
 
     def candidates(self, conn: sa.Connection, bbox: BBox) -> sa.ColumnElement[bool] | None:
-        """The spatial index's clause for ``bbox``, or None where scanning in order is cheaper.
-
-        PostgreSQL's planner weighs the GiST index against the primary key by itself. SQLite
-        cannot: a box holding most of the table is answered faster by reading reports in
-        id order with the exact test, so the R*Tree is asked first how many it would return.
-        """
-        clause = self._bbox_clause(bbox)
-        if self.engine.dialect.name == "postgresql":
-            return clause
-        minx, miny, maxx, maxy = bbox
-        probe = sa.text(
-            "SELECT count(*) FROM (SELECT 1 FROM reports_rtree WHERE max_lon >= :minx "
-            "AND min_lon <= :maxx AND max_lat >= :miny AND min_lat <= :maxy LIMIT :n)"
-        ).bindparams(minx=minx, miny=miny, maxx=maxx, maxy=maxy, n=RTREE_PROBE + 1)
-        return clause if conn.execute(probe).scalar_one() <= RTREE_PROBE else None
+        """The spatial index's clause for ``bbox``, or None where scanning in order is cheaper."""
+        return candidates(conn, bbox)
 
     def photos_of(self, conn: sa.Connection, ids: Sequence[int]) -> dict[int, tuple[Photo, ...]]:
         """The photos of the reports ``ids``, in order, by report."""
@@ -368,19 +355,43 @@ class ReportStore:
     # -- helpers --------------------------------------------------------------------------
 
     def _bbox_clause(self, bbox: BBox) -> sa.ColumnElement[bool]:
-        minx, miny, maxx, maxy = bbox
-        params = {"minx": minx, "miny": miny, "maxx": maxx, "maxy": maxy}
-        if self.engine.dialect.name == "postgresql":
-            # The generated geometry column lives only in the database (migration 0001).
-            envelope = sa.func.ST_MakeEnvelope(minx, miny, maxx, maxy, 4326)
-            return sa.literal_column("reports.geom").op("&&", return_type=sa.Boolean)(envelope)
-        return reports.c.id.in_(sa.text(
-            "SELECT id FROM reports_rtree WHERE max_lon >= :minx AND min_lon <= :maxx "
-            "AND max_lat >= :miny AND min_lat <= :maxy"
-        ).bindparams(**params).columns(sa.column("id", sa.Integer)))
+        return bbox_clause(self.engine.dialect.name, bbox)
 
     def _load(self, query: sa.Select) -> list[Report]:
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
             photos = self.photos_of(conn, [row.id for row in rows])
         return [self.report_of(row, photos) for row in rows]
+
+
+def bbox_clause(dialect: str, bbox: BBox) -> sa.ColumnElement[bool]:
+    """The spatial index's (rounded, inclusive) clause for reports in ``bbox``."""
+    minx, miny, maxx, maxy = bbox
+    params = {"minx": minx, "miny": miny, "maxx": maxx, "maxy": maxy}
+    if dialect == "postgresql":
+        # The generated geometry column lives only in the database (migration 0001).
+        envelope = sa.func.ST_MakeEnvelope(minx, miny, maxx, maxy, 4326)
+        return sa.literal_column("reports.geom").op("&&", return_type=sa.Boolean)(envelope)
+    return reports.c.id.in_(sa.text(
+        "SELECT id FROM reports_rtree WHERE max_lon >= :minx AND min_lon <= :maxx "
+        "AND max_lat >= :miny AND min_lat <= :maxy"
+    ).bindparams(**params).columns(sa.column("id", sa.Integer)))
+
+
+def candidates(conn: sa.Connection, bbox: BBox) -> sa.ColumnElement[bool] | None:
+    """The spatial index's clause for ``bbox``, or None where scanning in order is cheaper.
+
+    PostgreSQL's planner weighs the GiST index against the primary key by itself. SQLite
+    cannot: a box holding most of the table is answered faster by reading reports in
+    id order with the exact test, so the R*Tree is asked first how many it would return.
+    Pair it with :meth:`ReportStore.within`, the exact test.
+    """
+    clause = bbox_clause(conn.dialect.name, bbox)
+    if conn.dialect.name == "postgresql":
+        return clause
+    minx, miny, maxx, maxy = bbox
+    probe = sa.text(
+        "SELECT count(*) FROM (SELECT 1 FROM reports_rtree WHERE max_lon >= :minx "
+        "AND min_lon <= :maxx AND max_lat >= :miny AND min_lat <= :maxy LIMIT :n)"
+    ).bindparams(minx=minx, miny=miny, maxx=maxx, maxy=maxy, n=RTREE_PROBE + 1)
+    return clause if conn.execute(probe).scalar_one() <= RTREE_PROBE else None

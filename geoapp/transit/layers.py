@@ -3,7 +3,7 @@ reservation-based service areas, and live bus positions."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -77,6 +77,10 @@ class _Cached:
     def features(self) -> list[Feature]:
         """Every feature."""
         return list(self._current().features)
+
+    def iter_features(self) -> Iterator[Feature]:
+        """Every feature, in order."""
+        return self._current().iter_features()
 
     def __len__(self) -> int:
         return len(self._current())

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter
@@ -11,16 +14,18 @@ from starlette.responses import HTMLResponse, Response
 
 from geoapp.catalog.registry import Catalog, Layer
 from geoapp.errors import NotFound
+from geoapp.features.source import Feature
 from geoapp.opendata import formats
 from geoapp.staff import exports, queries
 from geoapp.web.caching import cacheable, collection
 from geoapp.web.context import CatalogDep, LangDep, TemplatesDep
+from geoapp.web.downloads import attachment, streamed, temporary_file
 
 router = APIRouter(tags=["Open data"])
 GENERIC = {
-    "geojson": ("application/geo+json", formats.geojson),
-    "csv": ("text/csv; charset=utf-8", None),
-    "gpkg": ("application/geopackage+sqlite3", None),
+    "geojson": "application/geo+json",
+    "csv": "text/csv; charset=utf-8",
+    "gpkg": "application/geopackage+sqlite3",
 }
 #: Recommended national formats: file name -> (layer it comes from, title).
 RECOMMENDED = {
@@ -32,9 +37,10 @@ RECOMMENDED = {
 }
 
 
-def _download(body: bytes, media_type: str, name: str) -> Response:
-    return Response(body, media_type=media_type,
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+def _features(layer: Layer) -> Iterator[Feature]:
+    """Every feature of a layer; store-backed layers are read a thousand at a time."""
+    assert layer.source is not None
+    return layer.source.iter_features()
 
 
 @router.get("/opendata", summary="Open data: every public dataset and its downloads",
@@ -48,23 +54,27 @@ def opendata_page(request: Request, catalog: CatalogDep, templates: TemplatesDep
 
 @router.get("/opendata/{layer_id}.{ext}", summary="One public layer as GeoJSON, CSV or GeoPackage",
             response_class=Response,
-            responses={200: {"content": {kind.split(";")[0]: {} for kind, _ in GENERIC.values()}}})
+            responses={200: {"content": {kind.split(";")[0]: {} for kind in GENERIC.values()}}})
 @cacheable(collection("layer_id"), negotiated=False)
 def layer_file(layer_id: str, ext: str, request: Request, catalog: CatalogDep) -> Response:
-    """A whole public layer in a generic format."""
+    """A whole public layer in a generic format, streamed (GeoPackage: from a file on disk)."""
     if ext not in GENERIC:
         raise NotFound(f"no format {ext!r}; use geojson, csv or gpkg")
     layer = catalog.collection(layer_id)
-    assert layer.source is not None
-    features = list(layer.source.features)
-    media_type = GENERIC[ext][0]
+    name = f"{layer_id}.{ext}"
     if ext == "geojson":
-        body = formats.geojson(features)
-    elif ext == "csv":
-        body = formats.generic_csv(layer, features)
-    else:
-        body = formats.geopackage(layer, features)
-    return _download(body, media_type, f"{layer_id}.{ext}")
+        return streamed(formats.geojson_chunks(_features(layer)), GENERIC[ext], name)
+    if ext == "csv":
+        return streamed(formats.generic_csv_chunks(layer, _features(layer)), GENERIC[ext], name)
+    # SQLite (GeoPackage's container) needs a file: built on disk, never whole in memory.
+    handle, path = tempfile.mkstemp(suffix=".gpkg", prefix="geoapp-")
+    os.close(handle)
+    try:
+        formats.write_geopackage(layer, _features(layer), Path(path))
+    except BaseException:
+        Path(path).unlink(missing_ok=True)
+        raise
+    return temporary_file(Path(path), GENERIC[ext], name)
 
 
 def _recommended_layer(catalog: Catalog, args: Mapping[str, Any]) -> list[Layer] | None:
@@ -81,6 +91,7 @@ def recommended_file(name: str, request: Request, catalog: CatalogDep) -> Respon
     if name not in RECOMMENDED:
         raise NotFound(f"no recommended-format file {name!r}")
     layer_id = RECOMMENDED[name][0]
+    media_type = "text/csv; charset=utf-8"
     if layer_id == "evacuation_sites":
         layer = catalog.collection(layer_id)
         assert layer.source is not None
@@ -91,5 +102,6 @@ def recommended_file(name: str, request: Request, catalog: CatalogDep) -> Respon
         body = formats.wifi_list(catalog.wifi.wifi.points)
     else:
         engine = request.app.state.reports.store.engine
-        body = exports.open311_csv(queries.all_rows(engine))
-    return _download(body, "text/csv; charset=utf-8", name)
+        return streamed(exports.open311_csv_chunks(queries.every_report(engine)), media_type,
+                        name)
+    return attachment(body, media_type, name)

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from geoapp.errors import Forbidden, InvalidInput, NotFound
+from geoapp.features.live import COUNT_LIMIT, MAX_OFFSET
 from geoapp.features.params import (
     FIRST_YEAR,
     LAST_YEAR,
@@ -25,6 +26,7 @@ from geoapp.staff import exports, figures, queries, replies
 from geoapp.staff.accounts import Session
 from geoapp.staff.workflow import STATE_ACTIONS, ActionRequest
 from geoapp.web.context import LangDep, SettingsDep, TemplatesDep
+from geoapp.web.downloads import streamed
 from geoapp.web.staff_auth import StaffForm, require
 
 router = APIRouter(include_in_schema=False)
@@ -42,25 +44,40 @@ def _lookups(request: Request) -> dict[str, Any]:
             "departments": store.departments(), "staff": request.app.state.accounts.all()}
 
 
+#: Reports a staff map draws at most (the first in the queue's order); an export has them all.
+MAP_LIMIT = 1000
+
+
+def _map_url(params: dict[str, str]) -> str:
+    """The staff map's data: the filtered reports, at most MAP_LIMIT of them."""
+    return "/staff/export.geojson?" + urlencode({**params, "limit": str(MAP_LIMIT)})
+
+
 @router.get("/staff")
 def queue_page(request: Request, templates: TemplatesDep, settings: SettingsDep, lang: LangDep,
                session: Session = TRIAGE) -> Response:
     """New and open reports as a table and on a map, filtered, sorted and paginated."""
     flt = queries.QueueFilter.parse(dict(request.query_params))
     rows, total = queries.queue(_engine(request), session.user, flt, datetime.now(UTC))
-    pages = max(1, -(-total // queries.PER_PAGE))
+    # More than COUNT_LIMIT match: not counted, so the last page is not known either.
+    pages = None if total is None else max(1, -(-total // queries.PER_PAGE))
+    more = flt.page < (pages or queries.MAX_PAGE)
     # The map shows the same filtered reports; the browser fetches them with its session.
-    data_url = "/staff/export.geojson?" + urlencode(flt.query_string(page=None))
     staff_map = build_staff_map(request.app.state.catalog, settings,
-                                request.app.state.assets, lang, data_url)
+                                request.app.state.assets, lang,
+                                _map_url(flt.query_string(page=None)))
     return templates.TemplateResponse(request, "staff/queue.html", {
         "session": session, "rows": rows, "total": total, "filter": flt, "pages": pages,
+        "more": more, "count_limit": COUNT_LIMIT, "map_limit": MAP_LIMIT,
         "map": staff_map, **_lookups(request)})
 
 
 @router.get("/staff/api/reports")
 def queue_json(request: Request, session: Session = TRIAGE) -> JSONResponse:
-    """The queue as JSON, for scripts (the same filters as the page)."""
+    """The queue as JSON, for scripts (the same filters as the page).
+
+    ``total`` is null when more than COUNT_LIMIT reports match (they are not counted).
+    """
     flt = queries.QueueFilter.parse(dict(request.query_params))
     rows, total = queries.queue(_engine(request), session.user, flt, datetime.now(UTC))
     return JSONResponse({"total": total, "reports": exports.geojson(rows)["features"]})
@@ -88,8 +105,7 @@ def report_page(number: str, request: Request, templates: TemplatesDep, settings
     # The report among its neighbours (about 500 m around), all open states included.
     around = f"{row.lon - 0.006},{row.lat - 0.005},{row.lon + 0.006},{row.lat + 0.005}"
     staff_map = build_staff_map(request.app.state.catalog, settings, request.app.state.assets,
-                                lang, "/staff/export.geojson?" + urlencode(
-                                    {"status": "all", "bbox": around}),
+                                lang, _map_url({"status": "all", "bbox": around}),
                                 center=(row.lat, row.lon), zoom=16)
     return templates.TemplateResponse(request, "staff/report.html", {
         "session": session, "row": row, "report": service.store.get(row.id),
@@ -136,23 +152,39 @@ def act(number: str, request: Request, templates: TemplatesDep,
 
 @router.get("/staff/export.csv")
 def export_csv(request: Request, session: Session = TRIAGE) -> Response:
-    """The filtered reports as Open311 bulk CSV (UTF-8 with BOM); ?headers=ja for Japanese."""
+    """The filtered reports as Open311 bulk CSV (UTF-8 with BOM); ?headers=ja for Japanese.
+
+    Streamed a thousand rows at a time: memory stays the same whatever the number of rows.
+    """
     flt = queries.QueueFilter.parse({k: v for k, v in request.query_params.items()
                                      if k != "headers"})
-    rows, _ = queries.queue(_engine(request), session.user, flt, datetime.now(UTC),
-                            per_page=None)
-    body = exports.open311_csv(rows, japanese_headers=request.query_params.get("headers") == "ja")
-    return Response(body, media_type="text/csv; charset=utf-8", headers={
-        "Content-Disposition": 'attachment; filename="geoapp-reports.csv"'})
+    rows = queries.rows(_engine(request), session.user, flt, datetime.now(UTC))
+    return streamed(exports.open311_csv_chunks(
+        rows, japanese_headers=request.query_params.get("headers") == "ja"),
+        "text/csv; charset=utf-8", "geoapp-reports.csv")
 
 
 @router.get("/staff/export.geojson")
-def export_geojson(request: Request, session: Session = TRIAGE) -> JSONResponse:
-    """The filtered reports as GeoJSON (staff fields, never the reporter's contact)."""
+def export_geojson(request: Request, session: Session = TRIAGE) -> Response:
+    """The filtered reports as GeoJSON (staff fields, never the reporter's contact).
+
+    With ``limit`` (1 to 10,000, as the staff maps ask) the first reports in the queue's
+    order, with ``numberReturned`` and ``numberMatched`` (when at most COUNT_LIMIT);
+    without, every filtered report, streamed as a download.
+    """
     flt = queries.QueueFilter.parse(dict(request.query_params))
-    rows, _ = queries.queue(_engine(request), session.user, flt, datetime.now(UTC),
-                            per_page=None)
-    return JSONResponse(exports.geojson(rows), media_type="application/geo+json")
+    now = datetime.now(UTC)
+    if (limit := request.query_params.get("limit")) is not None:
+        per_page = parse_int("limit", limit, default=MAP_LIMIT, minimum=1,
+                             maximum=MAX_OFFSET)
+        rows, total = queries.queue(_engine(request), session.user, flt, now,
+                                    per_page=per_page)
+        counts = {"numberReturned": len(rows)} | ({} if total is None
+                                                  else {"numberMatched": total})
+        return JSONResponse(exports.geojson(rows, **counts), media_type="application/geo+json")
+    return streamed(exports.geojson_chunks(queries.rows(_engine(request), session.user, flt,
+                                                        now)),
+                    "application/geo+json", "geoapp-reports.geojson")
 
 
 @router.get("/staff/dashboard")
