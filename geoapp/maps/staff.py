@@ -22,6 +22,8 @@ def build_staff_map(catalog: Catalog, settings: Settings, assets: Assets, lang: 
     """
     layer = catalog.collection("reports")
     config = feature_config(layer, lang, settings.base_url)
+    # Staff read their own GeoJSON (with staff-only fields), never the public vector tiles.
+    config.pop("tiles", None)
     config.update(id="staff_reports", url=data_url, title=t("staff_queue", lang),
                   cluster=False, imageProperty=None)
     m = base_map(settings, assets, lang, zoom=zoom, center=center)
