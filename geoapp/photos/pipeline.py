@@ -40,34 +40,6 @@ _DRAFT_SLACK = 0.9
 _SIXTEEN_BIT_GREY = frozenset({"I;16", "I;16B", "I;16L", "I;16N"})
 _RESIZABLE = frozenset({"RGB", "RGBA", "L", "LA", "CMYK"})
 
-_MESSAGES = {
-    "not_an_image": (
-        "Photo {n} is not an image.",
-        "写真{n}は画像ファイルではありません。",
-    ),
-    "unsupported_format": (
-        "Photo {n} is a {kind} file; please send JPEG, PNG, WebP or HEIC.",
-        "写真{n}は{kind}形式のため使えません。JPEG・PNG・WebP・HEICの写真を送ってください。",
-    ),
-    "too_large": (
-        "Photo {n} is {mb:.1f} MB; at most {limit_mb:g} MB is accepted.",
-        "写真{n}は{mb:.1f}MBあります。{limit_mb:g}MB以下の写真を送ってください。",
-    ),
-    "truncated": (
-        "Photo {n} is incomplete (its upload may have been cut off); please send it again.",
-        "写真{n}のデータが途中で切れています。もう一度送ってください。",
-    ),
-    "too_many_pixels": (
-        "Photo {n} has too many pixels; at most {limit_mp:g} megapixels are accepted.",
-        "写真{n}は画素数が多すぎます（上限{limit_mp:g}メガピクセル）。",
-    ),
-    "unreadable": (
-        "Photo {n} could not be read; it may be damaged.",
-        "写真{n}を読み込めませんでした。ファイルが壊れている可能性があります。",
-    ),
-}
-
-
 @dataclass(frozen=True)
 class ProcessedPhoto:
     """A photo ready to store: JPEG copies without metadata, and the hashes they go by."""
@@ -248,6 +220,5 @@ def too_large(index: int, size: int, max_bytes: int = MAX_BYTES) -> PhotoRejecte
 
 
 def _rejected(index: int, reason: str, **values: object) -> PhotoRejected:
-    english, japanese = _MESSAGES[reason]
-    values["n"] = index + 1  # residents count their photos from 1
-    return PhotoRejected(index, reason, english.format(**values), japanese.format(**values))
+    # The message is the catalogue's error.photo.<reason> (photos counted from 1).
+    return PhotoRejected(index, reason, **values)

@@ -56,8 +56,7 @@ class Vehicles:
     def add(self, vehicle_id: str, label: str, now: datetime) -> str:
         """Register a bus and return its new device key (shown once); Conflict if it exists."""
         if not re.match(_VEHICLE_ID, vehicle_id):
-            raise InvalidInput("vehicle", "vehicle ids are 1-60 letters, digits, '.', '_', '-'",
-                               detail_ja="車両IDは英数字と . _ - の1〜60文字です")
+            raise InvalidInput("vehicle", key="error.input.vehicle_id")
         key = new_key()
         table = schema.transit_vehicles
         with self.engine.begin() as conn:
