@@ -44,6 +44,9 @@ def _page_context(request: Request) -> dict[str, Any]:
         "other_lang_url": f"{root}{other_url}",
         "assets": request.app.state.assets,
         "csp_nonce": nonce(request),
+        # pair(ja, en): a name kept as data in Japanese and English (table columns, vocab
+        # tuples); Japanese pages show the first, every other language the English.
+        "pair": lambda ja, en: ja if lang == DEFAULT_LANG else en,
         # when(moment): a time as a person reads it, in Japan time and the page's language.
         "when": lambda moment: format_time(moment, lang),
     }
