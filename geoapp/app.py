@@ -18,6 +18,7 @@ from geoapp.catalog.registry import Catalog
 from geoapp.errors import StoreUnavailable
 from geoapp.leader import Leader, lock_for
 from geoapp.mail.outbox import Sender, SmtpConfig
+from geoapp.mail.render import MailTexts
 from geoapp.open311.keys import ApiKeys
 from geoapp.photos.media import MediaStore
 from geoapp.photos.pool import PhotoPool
@@ -241,7 +242,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   settings.report_refused_limit))
     app.state.accounts = Accounts(store.engine, checks_per_minute=settings.login_checks_per_minute)
     app.state.api_keys = ApiKeys(store.engine)
-    app.state.workflow = Workflow(store.engine, settings.base_url)
+    mail = MailTexts(settings.templates_dir / "mail")  # one renderer for every mail kind
+    app.state.workflow = Workflow(store.engine, settings.base_url, mail)
     app.state.mail_sender = (
         Sender(store.engine, SmtpConfig(
             settings.smtp_host, settings.smtp_port, settings.mail_from,
@@ -254,7 +256,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.wildlife = WildlifeService(
         store.engine, settings.media / "wildlife", app.state.reports.boundary,
         mail_root=settings.base_url or "http://127.0.0.1:8000", layer_root=settings.base_url,
-        recent_days=settings.wildlife_recent_days, photos=app.state.photos)
+        recent_days=settings.wildlife_recent_days, photos=app.state.photos, mail=mail)
     app.state.wildlife_mqtt = (
         Subscriber(app.state.wildlife.ingest, settings.mqtt_url, settings.mqtt_topic_prefix,
                    settings.mqtt_client_id) if settings.mqtt_url else None)

@@ -1,10 +1,15 @@
 """The one error hierarchy of geoapp and the one table that maps it to HTTP statuses.
 
-Domain code raises these with plain messages; only ``geoapp.web.problems`` turns them
-into responses.
+Domain code raises these with a catalogue key and its values (``key="error.email"``), or
+with a plain English message; only ``geoapp.web.problems`` turns them into responses, in
+the language of the answer (``message(lang)``).
 """
 
 from __future__ import annotations
+
+from typing import Any
+
+from geoapp.i18n import Lang, t
 
 
 class GeoappError(Exception):
@@ -12,9 +17,30 @@ class GeoappError(Exception):
 
     title = "Error"
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str | None = None, *, key: str | None = None,
+                 detail_ja: str | None = None, **values: Any) -> None:
+        if detail is None:
+            if key is None:
+                raise TypeError("an error needs a detail or a catalogue key")
+            detail = t(key, "en", **values)
         super().__init__(detail)
-        self.detail = detail
+        self.detail = detail  # English: logs, and callers that predate the catalogue
+        self.key = key
+        self.values = values
+        self._detail_ja = detail_ja  # a Japanese message given as text (older raise sites)
+
+    def message(self, lang: Lang) -> str:
+        """The message in ``lang``: from the catalogue when raised with a key."""
+        if self.key is not None:
+            return t(self.key, lang, **self.values)
+        if lang == "ja" and self._detail_ja is not None:
+            return self._detail_ja
+        return self.detail
+
+    @property
+    def detail_ja(self) -> str:
+        """The message in Japanese."""
+        return self.message("ja")
 
     def __reduce__(self) -> tuple[object, ...]:
         """Pickle by state: errors cross processes (photo workers raise PhotoRejected), and
@@ -70,10 +96,10 @@ class InvalidInput(GeoappError):
 
     title = "Invalid input"
 
-    def __init__(self, field: str, detail: str, *, detail_ja: str | None = None) -> None:
-        super().__init__(detail)
+    def __init__(self, field: str, detail: str | None = None, *, detail_ja: str | None = None,
+                 key: str | None = None, **values: Any) -> None:
+        super().__init__(detail, key=key, detail_ja=detail_ja, **values)
         self.field = field
-        self.detail_ja = detail_ja or detail
 
 
 class PhotoRejected(InvalidInput):
@@ -81,8 +107,11 @@ class PhotoRejected(InvalidInput):
 
     title = "Photo rejected"
 
-    def __init__(self, index: int, reason: str, detail: str, detail_ja: str) -> None:
-        super().__init__(f"photos[{index}]", detail, detail_ja=detail_ja)
+    def __init__(self, index: int, reason: str, detail: str | None = None,
+                 detail_ja: str | None = None, **values: Any) -> None:
+        # Without a message given, the catalogue's ``error.photo.<reason>``, counted from 1.
+        keyed = {} if detail else {"key": f"error.photo.{reason}", "n": index + 1}
+        super().__init__(f"photos[{index}]", detail, detail_ja=detail_ja, **keyed, **values)
         self.index = index
         self.reason = reason  # a stable code: not_an_image, too_large, truncated, too_many_pixels
 
@@ -110,8 +139,9 @@ class RateLimited(GeoappError):
 
     title = "Too many requests"
 
-    def __init__(self, detail: str, retry_after: int) -> None:
-        super().__init__(detail)
+    def __init__(self, detail: str | None = None, retry_after: int = 60, *,
+                 key: str | None = None, **values: Any) -> None:
+        super().__init__(detail, key=key, **values)
         self.retry_after = retry_after
 
 
@@ -120,9 +150,9 @@ class PayloadTooLarge(GeoappError):
 
     title = "Payload too large"
 
-    def __init__(self, detail: str, *, detail_ja: str | None = None, limit: int = 0) -> None:
-        super().__init__(detail)
-        self.detail_ja = detail_ja or detail
+    def __init__(self, detail: str | None = None, *, detail_ja: str | None = None,
+                 limit: int = 0, key: str | None = None, **values: Any) -> None:
+        super().__init__(detail, key=key, detail_ja=detail_ja, **values)
         self.limit = limit
 
 

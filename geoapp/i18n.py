@@ -1,360 +1,147 @@
-"""Languages geoapp speaks (Japanese first, English available) and its interface texts."""
+"""Languages geoapp speaks and its texts: one catalogue file per language in ``locales/``.
+
+Each ``geoapp/locales/<lang>.yaml`` holds every interface text, error message and mail
+text of one language under the same keys (nested mappings name keys with dots, e.g.
+``error.photo.not_an_image``). Adding a language means adding a file: the languages are
+whatever files are there. Everything is read and checked once, at import.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+import string
+from functools import cache
+from pathlib import Path
+from typing import Any
 
-Lang = Literal["ja", "en"]
-LANGS: tuple[Lang, ...] = ("ja", "en")
+import yaml
+
+#: A language code with a catalogue in ``LOCALES`` (``ja``, ``en``...).
+Lang = str
+LOCALES = Path(__file__).parent / "locales"
 DEFAULT_LANG: Lang = "ja"
 
-_TEXTS: dict[str, dict[str, str]] = {
-    "site_name": {"ja": "新発田市 公開マップ", "en": "Shibata City Public Map"},
-    "map_title": {"ja": "新発田市 公開マップ（避難所・Wi-Fi）", "en": "Shibata City map: shelters and Wi-Fi"},
-    "map_region": {"ja": "新発田市の地図", "en": "Map of Shibata City"},
-    "skip_to_lists": {"ja": "地図を飛ばして一覧へ", "en": "Skip the map to the lists"},
-    "layers_heading": {"ja": "レイヤーと一覧", "en": "Layers and lists"},
-    "legend_heading": {"ja": "凡例", "en": "Legend"},
-    "list_view": {"ja": "一覧を表で見る", "en": "View as a table"},
-    "vector_tiles": {"ja": "ベクトルタイル", "en": "Vector tiles"},
-    "api_view": {"ja": "データ (GeoJSON)", "en": "Data (GeoJSON)"},
-    "sample_notice": {
-        "ja": "ご注意: 公衆無線LAN（Wi-Fi）の情報はサンプルデータです。実在のアクセスポイントではありません。",
-        "en": "Note: the public Wi-Fi information is sample data. These access points do not exist.",
-    },
-    "provisional": {"ja": "暫定", "en": "provisional"},
-    "sample": {"ja": "サンプル", "en": "sample"},
-    "wifi_yes": {"ja": "Wi-Fiあり", "en": "Wi-Fi available"},
-    "wifi_no": {"ja": "Wi-Fiなし", "en": "no Wi-Fi"},
-    "shelters_with_wifi": {
-        "ja": "Wi-Fiのある指定避難所: {n} / {total} か所",
-        "en": "Designated shelters with Wi-Fi: {n} of {total}",
-    },
-    "locate_me": {"ja": "現在地を表示", "en": "Show my location"},
-    "zoom_in": {"ja": "拡大", "en": "Zoom in"},
-    "zoom_out": {"ja": "縮小", "en": "Zoom out"},
-    "other_language": {"ja": "English", "en": "日本語"},
-    "credits_heading": {"ja": "出典", "en": "Credits"},
-    "overlay_off": {"ja": "初期表示はオフ", "en": "off at first"},
-    "loading_failed": {"ja": "レイヤーを読み込めませんでした", "en": "The layer could not be loaded"},
-    "collections": {"ja": "データ一覧（コレクション）", "en": "Collections"},
-    "api_home": {"ja": "API トップ", "en": "API home"},
-    "conformance": {"ja": "適合クラス", "en": "Conformance classes"},
-    "api_definition": {"ja": "API 定義 (OpenAPI)", "en": "API definition (OpenAPI)"},
-    "features": {"ja": "地物", "en": "Features"},
-    "items_summary": {
-        "ja": "{matched} 件中 {first}〜{last} 件目を表示",
-        "en": "Showing {first} to {last} of {matched}",
-    },
-    "items_none": {"ja": "該当する地物はありません。", "en": "No features match."},
-    "next_page": {"ja": "次のページ", "en": "Next page"},
-    "prev_page": {"ja": "前のページ", "en": "Previous page"},
-    "id": {"ja": "ID", "en": "ID"},
-    "coordinates": {"ja": "緯度, 経度", "en": "Latitude, longitude"},
-    "licence": {"ja": "ライセンス", "en": "Licence"},
-    "back_to_map": {"ja": "地図に戻る", "en": "Back to the map"},
-    "show_on_map": {"ja": "地図で見る", "en": "Show on the map"},
-    "yes": {"ja": "有", "en": "Yes"},
-    "no": {"ja": "無", "en": "No"},
-    "error": {"ja": "エラー", "en": "Error"},
-    "store_unavailable": {
-        "ja": "ただいまデータベースに接続できません。しばらくしてからもう一度お試しください。",
-        "en": "The database cannot be reached just now. Please try again in a few seconds.",
-    },
-    "extent": {"ja": "範囲 (経度・緯度)", "en": "Extent (longitude, latitude)"},
-    "items_page_summary": {
-        "ja": "{matched} 件中 {count} 件を表示",
-        "en": "Showing {count} of {matched}",
-    },
-    "many_matched": {"ja": "{n} 超", "en": "more than {n}"},
-    "feature_count": {"ja": "地物数", "en": "Number of features"},
-    "skip_to_content": {"ja": "本文へ移動", "en": "Skip to content"},
-    "site_navigation": {"ja": "サイト内の移動", "en": "Site navigation"},
-    "nav_map": {"ja": "地図", "en": "Map"},
-    "footer_note": {
-        "ja": "新発田市 公開マップ。データは各出典の利用条件に従って提供しています。",
-        "en": "Shibata City public map. Data are provided under each source's terms.",
-    },
-    "count_suffix": {"ja": "件", "en": " features"},
-    "base_map": {"ja": "背景地図", "en": "Base map"},
-    "name": {"ja": "名称", "en": "Name"},
-    "description": {"ja": "説明", "en": "Description"},
-    "updated": {"ja": "更新日時", "en": "Last updated"},
-    "pages": {"ja": "ページ送り", "en": "Pages"},
-    "api_json_hint": {"ja": "機械可読の定義:", "en": "Machine-readable definition:"},
-    "parameters": {"ja": "パラメーター", "en": "Parameters"},
-    "chosen_location": {"ja": "選んだ場所", "en": "Chosen location"},
-    "report_location": {"ja": "通報の場所", "en": "Location of the report"},
-    "report_new_title": {"ja": "道路の損傷などを通報する", "en": "Report road damage"},
-    "report_new_intro": {
-        "ja": "道路の穴や側溝の破損などを市に知らせてください。緊急の場合（事故・けが人）は110番・119番へ。",
-        "en": "Tell the city about potholes, broken gutters and other problems. In an emergency (accident, injury) call 110 or 119.",
-    },
-    "nav_report": {"ja": "通報する", "en": "Report a problem"},
-    "step_location": {"ja": "1. 場所", "en": "1. Location"},
-    "location_help": {
-        "ja": "地図をタップするか、現在地を使うか、近くの施設を選ぶか、緯度・経度を入力してください。",
-        "en": "Tap the map, use your location, choose a nearby landmark, or type the latitude and longitude.",
-    },
-    "use_my_location": {"ja": "現在地を使う", "en": "Use my location"},
-    "locating": {"ja": "現在地を取得しています…", "en": "Finding your location…"},
-    "located": {"ja": "現在地を設定しました。", "en": "Your location was set."},
-    "locate_failed": {"ja": "現在地を取得できませんでした。", "en": "Your location could not be found."},
-    "landmark": {"ja": "近くの施設から選ぶ", "en": "Choose a nearby landmark"},
-    "landmark_none": {"ja": "（選択しない）", "en": "(none)"},
-    "lat": {"ja": "緯度", "en": "Latitude"},
-    "lon": {"ja": "経度", "en": "Longitude"},
-    "step_what": {"ja": "2. 内容", "en": "2. What is wrong"},
-    "category": {"ja": "種類", "en": "Category"},
-    "choose": {"ja": "選んでください", "en": "Choose one"},
-    "photo_required": {"ja": "写真が必要", "en": "photo required"},
-    "description_label": {"ja": "状況の説明", "en": "Description"},
-    "description_help": {
-        "ja": "どこで何が起きているか、大きさなどを書いてください（4000文字まで）。",
-        "en": "Where it is, what is wrong, how big (up to 4000 characters).",
-    },
-    "photos_label": {"ja": "写真（3枚まで）", "en": "Photos (up to 3)"},
-    "photos_help": {
-        "ja": "近くから1枚、周りが分かるように離れて1枚撮ると伝わりやすくなります。位置情報などは削除して保存します。",
-        "en": "One close-up and one wide shot help most. Location and other metadata are removed before storing.",
-    },
-    "step_contact": {"ja": "3. 連絡先（任意）", "en": "3. Contact (optional)"},
-    "email_label": {"ja": "メールアドレス（対応状況をお知らせします）", "en": "E-mail (for updates)"},
-    "name_label": {"ja": "お名前", "en": "Name"},
-    "contact_private": {
-        "ja": "お名前とメールアドレスは公開しません。",
-        "en": "Your name and e-mail are never published.",
-    },
-    "submit_report": {"ja": "通報する", "en": "Send report"},
-    "nearby_heading": {"ja": "近くに同じ種類の通報があります", "en": "Similar reports nearby"},
-    "nearby_help": {
-        "ja": "同じ問題なら、新しく通報する代わりに「私も困っています」を押してください。",
-        "en": "If it is the same problem, press 'Me too' instead of sending a new report.",
-    },
-    "me_too": {"ja": "私も困っています", "en": "Me too"},
-    "form_error": {"ja": "入力内容を確認してください", "en": "Please check the form"},
-    "photos_again": {"ja": "写真はもう一度選んでください。", "en": "Please attach the photos again."},
-    "receipt_title": {"ja": "通報を受け付けました", "en": "Your report was received"},
-    "receipt_number": {"ja": "受付番号", "en": "Report number"},
-    "receipt_keep": {
-        "ja": "このページのアドレスを保存すると、対応状況をいつでも確認できます:",
-        "en": "Keep this link to follow your report:",
-    },
-    "report_title": {"ja": "通報 No.{n}", "en": "Report No. {n}"},
-    "status": {"ja": "対応状況", "en": "Status"},
-    "received_at": {"ja": "受付日時", "en": "Received"},
-    "updated_at": {"ja": "更新日時", "en": "Updated"},
-    "supporters": {"ja": "同じ問題で困っている人", "en": "Residents affected"},
-    "replies_heading": {"ja": "市からの回答", "en": "Replies from the city"},
-    "no_replies": {"ja": "まだ回答はありません。", "en": "No reply yet."},
-    "photos_heading": {"ja": "写真", "en": "Photos"},
-    "photo_n": {"ja": "写真{n}（拡大表示）", "en": "Photo {n} (full size)"},
-    "no_photos": {"ja": "写真はありません。", "en": "No photos."},
-    "supported_thanks": {
-        "ja": "ありがとうございます。「私も困っています」を記録しました。",
-        "en": "Thank you: your 'me too' was recorded.",
-    },
-    "details": {"ja": "詳細", "en": "Details"},
-    "staff_map": {"ja": "地図で見る", "en": "On the map"},
-    "staff_navigation": {"ja": "職員メニュー", "en": "Staff menu"},
-    "staff_queue": {"ja": "通報の受付一覧", "en": "Report queue"},
-    "staff_dashboard": {"ja": "実績（年度別）", "en": "Figures by fiscal year"},
-    "staff_admin": {"ja": "管理", "en": "Administration"},
-    "staff_login": {"ja": "職員ログイン", "en": "Staff login"},
-    "logout": {"ja": "ログアウト", "en": "Log out"},
-    "login": {"ja": "ログイン", "en": "Log in"},
-    "username": {"ja": "ユーザー名", "en": "User name"},
-    "password": {"ja": "パスワード", "en": "Password"},
-    "role_admin": {"ja": "管理者", "en": "administrator"},
-    "role_road": {"ja": "道路担当", "en": "road staff"},
-    "role_department": {"ja": "部署担当", "en": "department staff"},
-    "role_wildlife": {"ja": "鳥獣担当", "en": "wildlife officer"},
-    "filters": {"ja": "絞り込み", "en": "Filters"},
-    "status_open": {"ja": "未完了（すべて）", "en": "Open (all)"},
-    "status_closed": {"ja": "完了（すべて）", "en": "Closed (all)"},
-    "all": {"ja": "すべて", "en": "All"},
-    "department": {"ja": "担当部署", "en": "Department"},
-    "priority": {"ja": "優先度", "en": "Priority"},
-    "priority_1": {"ja": "高", "en": "High"},
-    "priority_2": {"ja": "中", "en": "Normal"},
-    "priority_3": {"ja": "低", "en": "Low"},
-    "assignee": {"ja": "担当者", "en": "Assignee"},
-    "assigned_to_me": {"ja": "自分", "en": "Me"},
-    "unassigned": {"ja": "未割当", "en": "Unassigned"},
-    "older_than_days": {"ja": "受付から何日以上", "en": "At least this many days old"},
-    "area_bbox": {"ja": "範囲（経度,緯度,経度,緯度）", "en": "Area (minLon,minLat,maxLon,maxLat)"},
-    "area_bbox_help": {"ja": "例: 139.30,37.93,139.36,37.97", "en": "e.g. 139.30,37.93,139.36,37.97"},
-    "sort": {"ja": "並び順", "en": "Sort by"},
-    "sort_oldest": {"ja": "古い順", "en": "Oldest first"},
-    "sort_newest": {"ja": "新しい順", "en": "Newest first"},
-    "sort_priority": {"ja": "優先度順", "en": "Priority"},
-    "sort_updated": {"ja": "更新順", "en": "Recently updated"},
-    "apply_filters": {"ja": "絞り込む", "en": "Apply"},
-    "export_csv": {"ja": "CSVで出力 (Open311)", "en": "Export CSV (Open311)"},
-    "export_csv_ja": {"ja": "CSVで出力（日本語見出し）", "en": "Export CSV (Japanese headers)"},
-    "export_geojson": {"ja": "GeoJSONで出力", "en": "Export GeoJSON"},
-    "queue_count": {"ja": "{n} 件", "en": "Reports: {n}"},
-    "queue_empty": {"ja": "該当する通報はありません。", "en": "No reports match."},
-    "staff_map_first": {"ja": "地図には並び順で最初の {n} 件を表示しています。すべては出力（CSV・GeoJSON）で、場所は範囲で絞り込めます。",
-                        "en": "The map shows the first {n} reports in this order; the exports hold them all, and the area filter narrows the map."},
-    "action_saved": {"ja": "操作を保存しました。", "en": "Saved."},
-    "location": {"ja": "場所", "en": "Location"},
-    "duplicate_of": {"ja": "重複元の通報番号", "en": "Duplicate of report number"},
-    "reporter_contact": {"ja": "通報者の連絡先（非公開）", "en": "Reporter's contact (not public)"},
-    "nearby_reports": {"ja": "周辺の通報", "en": "Reports nearby"},
-    "none": {"ja": "なし", "en": "None"},
-    "actions": {"ja": "操作", "en": "Actions"},
-    "act_acknowledge": {"ja": "確認した", "en": "Acknowledge"},
-    "act_plan": {"ja": "対応予定にする", "en": "Plan"},
-    "act_start": {"ja": "対応を開始", "en": "Start work"},
-    "act_fix": {"ja": "対応済にする（回答）", "en": "Mark fixed (with a reply)"},
-    "act_close": {"ja": "対応不要で閉じる", "en": "Close without action"},
-    "act_duplicate": {"ja": "重複として閉じる", "en": "Mark as duplicate"},
-    "act_refer": {"ja": "国道・県道の管理者へ情報提供", "en": "Refer to the national or prefectural road office"},
-    "act_reopen": {"ja": "再び開く", "en": "Reopen"},
-    "act_forward": {"ja": "他の部署へ転送", "en": "Forward to a department"},
-    "act_priority": {"ja": "優先度を変更", "en": "Set priority"},
-    "act_assign": {"ja": "担当者を割り当て", "en": "Assign"},
-    "act_reply": {"ja": "回答を公開", "en": "Publish a reply"},
-    "act_note": {"ja": "内部メモを追加", "en": "Add an internal note"},
-    "public_reply": {"ja": "市民向けの回答（公開）", "en": "Public reply"},
-    "close_reason": {"ja": "閉じる理由（公開）", "en": "Reason (public)"},
-    "road_manager": {"ja": "道路管理者", "en": "Road manager"},
-    "manager_national": {"ja": "国道（国土交通省）", "en": "National road (MLIT)"},
-    "manager_prefectural": {"ja": "県道（新潟県）", "en": "Prefectural road (Niigata)"},
-    "refer_note": {"ja": "情報提供の内容", "en": "What was passed on"},
-    "forward_note": {"ja": "申し送り（内部）", "en": "Note for the department (internal)"},
-    "internal_note": {"ja": "内部メモ（非公開）", "en": "Internal note (not public)"},
-    "history": {"ja": "履歴（監査記録）", "en": "History (audit log)"},
-    "when": {"ja": "日時", "en": "When"},
-    "who": {"ja": "職員", "en": "Who"},
-    "what": {"ja": "操作", "en": "What"},
-    "text": {"ja": "内容", "en": "Text"},
-    "before_after": {"ja": "変更", "en": "Changes"},
-    "internal": {"ja": "内部", "en": "internal"},
-    "public": {"ja": "公開", "en": "public"},
-    "hours": {"ja": "時間", "en": "hours"},
-    "fiscal_year": {"ja": "年度", "en": "Fiscal year"},
-    "show": {"ja": "表示", "en": "Show"},
-    "fig_posted": {"ja": "投稿件数", "en": "Reports posted"},
-    "fig_handled": {"ja": "対応件数", "en": "Reports handled"},
-    "fig_share": {"ja": "対応率（対応件数/投稿件数）", "en": "Share handled"},
-    "fig_first_response": {"ja": "初回対応までの時間（中央値）", "en": "Median time to first response"},
-    "fig_closing": {"ja": "完了までの時間（中央値）", "en": "Median time to closing"},
-    "fig_map_views": {"ja": "公開マップの閲覧数", "en": "Public map views"},
-    "by_category": {"ja": "種類別", "en": "By category"},
-    "by_department": {"ja": "部署別", "en": "By department"},
-    "monthly": {"ja": "月別の件数", "en": "Monthly counts"},
-    "month": {"ja": "月", "en": "Month"},
-    "month_suffix": {"ja": "月", "en": ""},
-    "unsubscribe_title": {"ja": "お知らせメールの停止", "en": "Stop update e-mails"},
-    "unsubscribe_confirm": {"ja": "この通報についてのお知らせメールを停止しますか。", "en": "Stop e-mails about this report?"},
-    "unsubscribe_button": {"ja": "停止する", "en": "Stop e-mails"},
-    "unsubscribed": {"ja": "お知らせメールを停止しました。", "en": "You will get no more e-mails about this report."},
-    "staff_accounts": {"ja": "職員アカウント", "en": "Staff accounts"},
-    "role": {"ja": "役割", "en": "Role"},
-    "account_active": {"ja": "状態", "en": "Status"},
-    "disable": {"ja": "無効にする", "en": "Disable"},
-    "enable": {"ja": "有効にする", "en": "Enable"},
-    "add_account": {"ja": "アカウントを追加", "en": "Add an account"},
-    "response_templates": {"ja": "回答の定型文", "en": "Response templates"},
-    "delete": {"ja": "削除", "en": "Delete"},
-    "language": {"ja": "言語", "en": "Language"},
-    "template_text": {"ja": "定型文", "en": "Template text"},
-    "add_template": {"ja": "定型文を追加", "en": "Add template"},
-    "opendata": {"ja": "オープンデータ", "en": "Open data"},
-    "opendata_intro": {"ja": "公開しているデータセットの一覧です。出典とライセンスの表示をお願いします。推奨データセットの形式があるものはその形式でも提供します。", "en": "Every public dataset, with its credit and licence. Where a national recommended format exists, the dataset is offered in it too."},
-    "downloads": {"ja": "ダウンロード", "en": "Downloads"},
-    "live_data": {"ja": "随時更新", "en": "Updated continuously"},
-    "opendata_api": {"ja": "APIからも利用できます:", "en": "Also available through:"},
-    "api_keys": {"ja": "Open311 APIキー", "en": "Open311 API keys"},
-    "api_keys_help": {"ja": "外部のアプリやシステムが Open311 で通報を送るためのキーです。キーはハッシュで保存し、発行時に一度だけ表示します。", "en": "Keys let other apps and systems post reports through Open311. Keys are stored hashed and shown once, when issued."},
-    "api_key_shown_once": {"ja": "このキーは今だけ表示されます。安全に保管してください。", "en": "This key is shown only now: keep it safe."},
-    "created": {"ja": "発行日時", "en": "Issued"},
-    "revoked": {"ja": "失効", "en": "Revoked"},
-    "revoke": {"ja": "失効させる", "en": "Revoke"},
-    "issue_api_key": {"ja": "キーを発行", "en": "Issue a key"},
-    "api_key_client": {"ja": "クライアント名", "en": "Client name"},
-    "api_key_quota": {"ja": "1時間あたりの投稿上限（件）", "en": "Posts per hour"},
-    "set_quota": {"ja": "上限を変更", "en": "Set the limit"},
-    "wildlife_detections": {"ja": "鳥獣の出没情報", "en": "Wildlife detections"},
-    "wildlife_days": {"ja": "表示する期間", "en": "Period shown"},
-    "wildlife_days_option": {"ja": "最近{days}日間", "en": "Last {days} days"},
-    "wildlife_show": {"ja": "表示", "en": "Show"},
-    "wildlife_all_species": {"ja": "すべての動物", "en": "All animals"},
-    "wildlife_animal": {"ja": "動物", "en": "Animal"},
-    "wildlife_count": {"ja": "頭数", "en": "Count"},
-    "wildlife_detected": {"ja": "検知日時", "en": "Detected"},
-    "wildlife_where": {"ja": "位置", "en": "Position"},
-    "wildlife_mesh_note": {"ja": "約1kmのメッシュ（3次メッシュ {mesh}）の中心", "en": "Centre of 1 km grid cell {mesh}"},
-    "wildlife_privacy": {"ja": "機器によっては位置を約1kmのメッシュに丸めて表示します。わなの位置は公開しません。", "en": "Some devices are shown only at the centre of their 1 km grid cell. Trap positions are never shown."},
-    "wildlife_none": {"ja": "この期間の出没情報はありません。", "en": "No detections in this period."},
-    "wildlife_alerts": {"ja": "鳥獣出没メール", "en": "Wildlife alert e-mails"},
-    "wildlife_alerts_intro": {"ja": "選んだ動物が、選んだ範囲で検知されたときにメールでお知らせします。登録の確認メールのリンクを開くと配信が始まります。", "en": "Get an e-mail when the animals you choose are detected in the area you choose. Alerts start once you open the link in the confirmation mail."},
-    "wildlife_alerts_area": {"ja": "範囲", "en": "Area"},
-    "wildlife_alerts_city": {"ja": "市内全域", "en": "The whole city"},
-    "wildlife_alerts_circle": {"ja": "地点の周り（緯度・経度と半径）", "en": "Around a point (latitude, longitude and radius)"},
-    "wildlife_radius": {"ja": "半径（メートル、200〜20000）", "en": "Radius (metres, 200 to 20,000)"},
-    "wildlife_subscribe": {"ja": "登録する", "en": "Subscribe"},
-    "wildlife_check_mail": {"ja": "確認メールを送りました。メールのリンクを開いて登録を確定してください。", "en": "We sent a confirmation mail: open its link to start the alerts."},
-    "wildlife_confirm_title": {"ja": "鳥獣出没メールの登録確認", "en": "Confirm wildlife alerts"},
-    "wildlife_confirm_button": {"ja": "登録を確定する", "en": "Confirm"},
-    "wildlife_confirmed": {"ja": "登録が完了しました。", "en": "Your alerts are on."},
-    "wildlife_unsubscribe_title": {"ja": "鳥獣出没メールの配信停止", "en": "Stop wildlife alerts"},
-    "wildlife_unsubscribe_button": {"ja": "配信を停止する", "en": "Stop the alerts"},
-    "wildlife_unsubscribed": {"ja": "配信を停止しました。", "en": "The alerts are stopped."},
-    "wildlife_staff": {"ja": "鳥獣対策: 機器と検知", "en": "Wildlife: devices and detections"},
-    "wildlife_devices": {"ja": "機器", "en": "Devices"},
-    "wildlife_register": {"ja": "機器を登録", "en": "Register a device"},
-    "wildlife_kind": {"ja": "種類", "en": "Kind"},
-    "wildlife_owner": {"ja": "管理者", "en": "Owner"},
-    "wildlife_officers": {"ja": "わな作動の連絡先メール（空白区切り）", "en": "Officers to alert when a trap triggers (e-mails, space-separated)"},
-    "wildlife_status": {"ja": "状態", "en": "Status"},
-    "wildlife_visibility": {"ja": "公開の仕方", "en": "Public visibility"},
-    "wildlife_species_watched": {"ja": "対象の動物", "en": "Species watched"},
-    "wildlife_key_once": {"ja": "機器のキーは今だけ表示されます。機器に設定し、安全に保管してください。", "en": "The device key is shown only now: set it in the device and keep it safe."},
-    "wildlife_latitude": {"ja": "緯度", "en": "Latitude"},
-    "wildlife_longitude": {"ja": "経度", "en": "Longitude"},
-    "wildlife_change": {"ja": "変更", "en": "Change"},
-    "wildlife_email": {"ja": "メールアドレス", "en": "E-mail address"},
-    "wildlife_subscribe_link": {"ja": "出没メールに登録する", "en": "Get alerts by e-mail"},
-}
+
+class CatalogueError(ValueError):
+    """The catalogues disagree: a key missing in one language, or placeholders that differ."""
+
+
+class _UniqueKeys(yaml.SafeLoader):
+    """Safe YAML that refuses a key given twice (YAML would keep the last one silently)."""
+
+
+def _unique_mapping(loader: _UniqueKeys, node: yaml.MappingNode) -> dict[object, object]:
+    keys = [loader.construct_object(key) for key, _ in node.value]
+    twice = sorted({str(k) for k in keys if keys.count(k) > 1})
+    if twice:
+        raise CatalogueError(f"{node.start_mark.name}: keys given twice: {twice}")
+    return loader.construct_mapping(node)
+
+
+_UniqueKeys.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeys)  # noqa: S506
+    return data or {}
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    flat: dict[str, str] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{name}."))
+        else:
+            flat[name] = "" if value is None else str(value)
+    return flat
+
+
+def _fields(text: str) -> set[str]:
+    return {name.split(".")[0].split("[")[0]
+            for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def load(directory: Path) -> dict[Lang, dict[str, str]]:
+    """Every catalogue in ``directory``, checked: same keys and same placeholders in each."""
+    reference_path = directory / f"{DEFAULT_LANG}.yaml"
+    if not reference_path.exists():
+        raise CatalogueError(f"no {DEFAULT_LANG}.yaml in {directory}")
+    return load_with(directory, _flatten(_read(reference_path)))
+
+
+def load_with(directory: Path, reference: dict[str, str]) -> dict[Lang, dict[str, str]]:
+    """The catalogues in ``directory``, each checked against the ``reference`` catalogue."""
+    found = {path.stem: _flatten(_read(path))
+             for path in sorted(directory.glob("*.yaml"))}
+    for lang, catalogue in found.items():
+        missing = sorted(reference.keys() - catalogue.keys())
+        extra = sorted(catalogue.keys() - reference.keys())
+        if missing or extra:
+            raise CatalogueError(f"{lang}.yaml: missing {missing}, not in "
+                                 f"{DEFAULT_LANG}.yaml {extra}")
+        # A translation may reorder placeholders but not invent or drop one.
+        for key, text in catalogue.items():
+            if _fields(text) != _fields(reference[key]):
+                raise CatalogueError(f"{lang}.yaml: {key} has placeholders {_fields(text)}, "
+                                     f"{DEFAULT_LANG}.yaml {_fields(reference[key])}")
+    return found
+
+
+_CATALOGUES = load(LOCALES)
+
+
+def languages() -> tuple[Lang, ...]:
+    """The languages geoapp speaks: Japanese first, then the others by code."""
+    return (DEFAULT_LANG, *sorted(set(_CATALOGUES) - {DEFAULT_LANG}))
+
+
+def add_catalogues(directory: Path) -> tuple[Lang, ...]:
+    """Add the catalogues of ``directory`` (checked like the package's); their languages."""
+    found = load_with(directory, _CATALOGUES[DEFAULT_LANG])
+    _CATALOGUES.update(found)
+    _languages_changed()
+    return tuple(found)
+
+
+def drop_catalogue(lang: Lang) -> None:
+    """Stop speaking ``lang`` (never the default language)."""
+    if lang != DEFAULT_LANG:
+        _CATALOGUES.pop(lang, None)
+        _languages_changed()
+
+
+def _languages_changed() -> None:
+    texts.cache_clear()
 
 
 def pick_lang(value: str | None) -> Lang:
-    """The language asked for by a ``lang`` parameter, Japanese when absent or unknown."""
-    if value and value.lower().startswith("en"):
-        return "en"
-    return DEFAULT_LANG
+    """The language a tag asks for (``en``, ``en-GB``), Japanese when absent or unknown."""
+    primary = (value or "").strip().lower().split("-")[0].split("_")[0]
+    return primary if primary in _CATALOGUES else DEFAULT_LANG
 
 
 def t(key: str, lang: Lang, **fields: object) -> str:
-    """An interface text in ``lang``, with ``{fields}`` filled in."""
-    text = _TEXTS[key][lang]
-    return text.format(**fields) if fields else text
+    """The text ``key`` in ``lang``, with ``{fields}`` filled in.
+
+    A field may itself be in several languages (``{"ja": "側溝", "en": "Gutter"}``, names
+    kept as data): the one in ``lang`` is used, else English, else Japanese.
+    """
+    text = _CATALOGUES.get(lang, _CATALOGUES[DEFAULT_LANG])[key]
+    if not fields:
+        return text
+    return text.format(**{name: in_lang(lang, value) for name, value in fields.items()})
 
 
+def in_lang(lang: Lang, value: object) -> object:
+    """``value`` in ``lang`` if it is a mapping of languages (else English, else Japanese)."""
+    if isinstance(value, list | tuple):
+        return [in_lang(lang, item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    return value.get(lang) or value.get("en") or value.get(DEFAULT_LANG, "")
+
+
+@cache
 def texts(lang: Lang) -> dict[str, str]:
-    """Every interface text in ``lang``, for templates."""
-    return {key: value[lang] for key, value in _TEXTS.items()}
-
-# Community bus (geoapp.transit).
-_TEXTS.update({
-    "bus": {"ja": "バス", "en": "Bus"},
-    "bus_route": {"ja": "系統", "en": "Route"},
-    "bus_position_time": {"ja": "位置の時刻", "en": "Position at"},
-    "bus_stale": {"ja": "古い位置", "en": "stale position"},
-    "bus_stale_note": {"ja": "2分以上前の位置です。現在はこの場所にいない可能性があります。", "en": "This position is more than two minutes old: the bus may have moved on."},
-    "buses_title": {"ja": "コミュニティバス", "en": "Community bus"},
-    "buses_intro": {"ja": "路線・停留所と、バスの現在位置（数秒ごとに更新）。", "en": "Routes, stops and where the buses are now (refreshed every few seconds)."},
-    "buses_no_timetable": {"ja": "時刻表はまだ登録されていません。", "en": "No timetable has been imported yet."},
-    "buses_sample_notice": {"ja": "ご注意: 表示中の時刻表はサンプルデータ（{name}）です。新発田市のバスではありません。", "en": "Note: the timetable shown is sample data ({name}). These are not Shibata City buses."},
-    "buses_timetable_from": {"ja": "時刻表: {name}（{imported} 取込）", "en": "Timetable: {name} (imported {imported})"},
-    "bus_stop": {"ja": "バス停", "en": "Bus stop"},
-    "bus_departures_today": {"ja": "今日これからの発車（日本時間 {now} 現在）", "en": "Departures from now on today (Japan time, as of {now})"},
-    "bus_no_departures": {"ja": "今日これから発車する便はありません。", "en": "No more departures today."},
-    "bus_departure_time": {"ja": "発車時刻", "en": "Departs"},
-    "bus_headsign": {"ja": "行き先", "en": "Towards"},
-    "bus_reading": {"ja": "よみがな", "en": "Reading"},
-    "buses_layers": {"ja": "バスのレイヤー", "en": "Bus layers"},
-})
+    """Every text in ``lang``, for templates (``T.key``, ``T["map.cluster"]``)."""
+    return dict(_CATALOGUES.get(lang, _CATALOGUES[DEFAULT_LANG]))

@@ -29,9 +29,7 @@ def check_text(field: str, value: str | None, *, multiline: bool = False) -> str
     """
     code = control_character(value, multiline=multiline) if value is not None else None
     if code is not None:
-        raise InvalidInput(
-            field, f"{field} contains a control character ({code}), which is not allowed",
-            detail_ja=f"{field} に使えない制御文字（{code}）が含まれています")
+        raise InvalidInput(field, key="error.control_character", name=field, code=code)
     return value
 
 

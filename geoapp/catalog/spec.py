@@ -19,14 +19,20 @@ class _Strict(BaseModel):
 
 
 class Text(_Strict):
-    """A text in both languages geoapp speaks."""
+    """A text in Japanese and English, and in any further language a catalogue adds."""
+
+    # Further languages are further keys (``ko: ...``): adding one edits data, not code.
+    model_config = ConfigDict(extra="allow", frozen=True)
 
     ja: str = Field(min_length=1)
     en: str = Field(min_length=1)
 
     def __call__(self, lang: Lang) -> str:
-        """The text in ``lang``."""
-        return self.ja if lang == "ja" else self.en
+        """The text in ``lang``, English when the declaration has none in it."""
+        if lang == "ja":
+            return self.ja
+        other = (self.model_extra or {}).get(lang)
+        return other if isinstance(other, str) and other else self.en
 
 
 class GeoJSONSource(_Strict):
@@ -114,6 +120,9 @@ class Style(_Strict):
     # A marker shape per value of color_by (e.g. bear triangle), so values differ by more
     # than colour; a value without one keeps `symbol`.
     symbols: dict[str, str] = Field(default_factory=dict)
+    # What each value of color_by means, in words, for the legend and the markers' names
+    # (a layer whose source names its values, e.g. the wildlife vocabulary, declares none).
+    labels: dict[str, Text] = Field(default_factory=dict)
     # Lines and areas drawn in a colour each feature carries (e.g. a bus route's route_color).
     line_color_property: str | None = None
 
@@ -126,6 +135,11 @@ class Style(_Strict):
             raise ValueError("colors needs color_by (the property they depend on)")
         if self.symbols and not self.color_by:
             raise ValueError("symbols needs color_by (the property they depend on)")
+        if self.labels and not self.color_by:
+            raise ValueError("labels needs color_by (the property they name the values of)")
+        unnamed = sorted(set(self.colors) - set(self.labels)) if self.labels else []
+        if unnamed:
+            raise ValueError(f"labels names no text for the values {unnamed} of colors")
         for value, shape in self.symbols.items():
             if shape not in MARKER_SHAPES:
                 raise ValueError(f"symbol {shape!r} for {value!r} must be one of "

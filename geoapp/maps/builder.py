@@ -23,40 +23,8 @@ from geoapp.web.assets import Assets
 #: Features per request when the browser loads a layer (it follows `next` links).
 PAGE_SIZE = 1000
 
-#: Texts only the map's controls use. They belong in geoapp.i18n; kept here until they move.
-_MAP_TEXTS: dict[str, dict[Lang, str]] = {
-    "cluster": {"ja": "{label}: {n}か所のまとまり（選ぶと拡大）",
-                "en": "{label}: group of {n} (select to zoom in)"},
-    "close_popup": {"ja": "閉じる", "en": "Close"},
-    "layers_control": {"ja": "表示するレイヤー", "en": "Layers shown on the map"},
-    "locate_popup": {"ja": "現在地（誤差 {distance} {unit} 以内）",
-                     "en": "You are within {distance} {unit} of this point"},
-    "locate_outside": {"ja": "現在地は地図の範囲外のようです。",
-                       "en": "You seem to be outside the area of the map."},
-    "metres": {"ja": "メートル", "en": "metres"},
-    "feet": {"ja": "フィート", "en": "feet"},
-}
-
-#: What the values a layer is coloured by mean (``style.color_by``), for the legend and the
-#: markers' names. They belong in the layer declarations; kept here until the spec has them.
-_VALUE_LABELS: dict[str, dict[str, dict[Lang, str]]] = {
-    "status_group": {  # the public groups of report states
-        "new": {"ja": "受付", "en": "Received"},
-        "progress": {"ja": "対応中", "en": "In progress"},
-        "fixed": {"ja": "対応済", "en": "Fixed"},
-    },
-    "species": {  # wildlife detections
-        "bear": {"ja": "クマ", "en": "Bear"},
-        "boar": {"ja": "イノシシ", "en": "Wild boar"},
-        "monkey": {"ja": "サル", "en": "Monkey"},
-        "deer": {"ja": "ニホンジカ", "en": "Sika deer"},
-        "other": {"ja": "その他", "en": "Other"},
-    },
-}
-
-
 def _mt(key: str, lang: Lang) -> str:
-    return _MAP_TEXTS[key][lang]
+    return t(f"map.{key}", lang)
 
 
 @dataclass(frozen=True)
@@ -85,7 +53,7 @@ def layer_name(layer: Layer, lang: Lang) -> str:
     """The layer's title as listed, with a 'sample' or 'provisional' mark (plain text)."""
     name = layer.spec.title(lang)
     if layer.sample:
-        name += f" ({t('sample', lang)})" if lang == "en" else f"（{t('sample', lang)}）"
+        name = t("marked", lang, text=name, mark=t("sample", lang))
     return name
 
 
@@ -101,8 +69,12 @@ def _credit_html(layer: Layer, lang: Lang) -> str:
 
 def _value_label(layer: Layer, value: str, lang: Lang) -> str:
     """What a colour-by value means, in words (the value itself when it has no name)."""
-    names = _VALUE_LABELS.get(layer.spec.style.color_by or "", {}).get(value)
-    return names[lang] if names else value
+    declared = layer.spec.style.labels.get(value)
+    if declared is not None:
+        return declared(lang)
+    # A source with a vocabulary of its own names its values (one list, one "other").
+    named = getattr(layer.source, "value_label", None)
+    return (named(value, lang) if named else None) or value
 
 
 def legend_entries(layer: Layer, lang: Lang) -> list[LegendEntry]:

@@ -36,8 +36,7 @@ def _key(row: sa.Row) -> ApiKey:
 def check_quota(quota: int) -> int:
     """A quota an admin may set (1 to MAX_QUOTA posts per hour); InvalidInput otherwise."""
     if not 1 <= quota <= MAX_QUOTA:
-        raise InvalidInput("quota", f"the quota is 1 to {MAX_QUOTA} posts per hour",
-                           detail_ja=f"上限は1時間あたり1～{MAX_QUOTA}件にしてください")
+        raise InvalidInput("quota", key="error.input.quota_range", max=MAX_QUOTA)
     return quota
 
 

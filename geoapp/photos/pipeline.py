@@ -14,6 +14,7 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 
 import pillow_heif
 from PIL import Image, ImageCms, ImageOps
@@ -39,34 +40,6 @@ _PILLOW_FORMATS = {"jpeg": ["JPEG"], "png": ["PNG"], "webp": ["WEBP"], "heic": [
 _DRAFT_SLACK = 0.9
 _SIXTEEN_BIT_GREY = frozenset({"I;16", "I;16B", "I;16L", "I;16N"})
 _RESIZABLE = frozenset({"RGB", "RGBA", "L", "LA", "CMYK"})
-
-_MESSAGES = {
-    "not_an_image": (
-        "Photo {n} is not an image.",
-        "写真{n}は画像ファイルではありません。",
-    ),
-    "unsupported_format": (
-        "Photo {n} is a {kind} file; please send JPEG, PNG, WebP or HEIC.",
-        "写真{n}は{kind}形式のため使えません。JPEG・PNG・WebP・HEICの写真を送ってください。",
-    ),
-    "too_large": (
-        "Photo {n} is {mb:.1f} MB; at most {limit_mb:g} MB is accepted.",
-        "写真{n}は{mb:.1f}MBあります。{limit_mb:g}MB以下の写真を送ってください。",
-    ),
-    "truncated": (
-        "Photo {n} is incomplete (its upload may have been cut off); please send it again.",
-        "写真{n}のデータが途中で切れています。もう一度送ってください。",
-    ),
-    "too_many_pixels": (
-        "Photo {n} has too many pixels; at most {limit_mp:g} megapixels are accepted.",
-        "写真{n}は画素数が多すぎます（上限{limit_mp:g}メガピクセル）。",
-    ),
-    "unreadable": (
-        "Photo {n} could not be read; it may be damaged.",
-        "写真{n}を読み込めませんでした。ファイルが壊れている可能性があります。",
-    ),
-}
-
 
 @dataclass(frozen=True)
 class ProcessedPhoto:
@@ -248,7 +221,6 @@ def too_large(index: int, size: int, max_bytes: int = MAX_BYTES) -> PhotoRejecte
     return _rejected(index, "too_large", mb=size / 2**20, limit_mb=max_bytes / 2**20)
 
 
-def _rejected(index: int, reason: str, **values: object) -> PhotoRejected:
-    english, japanese = _MESSAGES[reason]
-    values["n"] = index + 1  # residents count their photos from 1
-    return PhotoRejected(index, reason, english.format(**values), japanese.format(**values))
+def _rejected(index: int, reason: str, **values: Any) -> PhotoRejected:
+    # The message is the catalogue's error.photo.<reason> (photos counted from 1).
+    return PhotoRejected(index, reason, **values)

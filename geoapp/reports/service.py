@@ -62,21 +62,19 @@ class Outcome:
     created: bool
 
 
-def _invalid(field_name: str, en: str, ja: str) -> InvalidInput:
-    return InvalidInput(field_name, en, detail_ja=ja)
+def _invalid(field_name: str, key: str, **values: Any) -> InvalidInput:
+    return InvalidInput(field_name, key=f"error.report.{key}", **values)
 
 
 def _coordinate(name: str, text: str | None, low: float, high: float) -> float:
-    label_ja = "緯度" if name == "lat" else "経度"
     if text is None or not text.strip():
-        raise _invalid(name, f"{name} is required", f"{label_ja}を指定してください")
+        raise _invalid(name, f"{name}_required")
     try:
         value = float(text)
     except ValueError:
-        raise _invalid(name, f"{name} {text!r} is not a number",
-                       f"{label_ja}「{text}」が数値ではありません") from None
+        raise _invalid(name, f"{name}_not_a_number", text=text) from None
     if not math.isfinite(value) or not low <= value <= high:
-        raise _invalid(name, f"{name} is out of range", f"{label_ja}が範囲外です")
+        raise _invalid(name, f"{name}_out_of_range")
     return value
 
 
@@ -97,12 +95,11 @@ class ReportService:
 
     def _category(self, code: str | None, now: datetime) -> Category:
         if not code:
-            raise _invalid("category", "choose a category", "種類を選んでください")
+            raise _invalid("category", "category_missing")
         for category in self.categories_open(now):
             if category.code == code:
                 return category
-        raise _invalid("category", f"unknown or out-of-season category {code!r}",
-                       f"種類「{code}」は受け付けていません")
+        raise _invalid("category", "category_unknown", code=code)
 
     def _attributes(self, category: Category, given: dict[str, str]) -> dict[str, Any]:
         values: dict[str, Any] = {}
@@ -111,19 +108,16 @@ class ReportService:
             if code not in declared and not (raw or "").strip():
                 continue  # the form sends every category's fields; empty ones mean nothing
             if code not in declared:
-                raise _invalid(f"attribute[{code}]", f"{code!r} is not asked for this category",
-                               f"この種類には「{code}」の項目はありません")
+                raise _invalid(f"attribute[{code}]", "attribute_not_asked", code=code)
             spec = declared[code]
             text = (raw or "").strip()
             if len(text) > int(spec.get("max_length", 200)):
-                raise _invalid(f"attribute[{code}]", f"{spec['label_en']} is too long",
-                               f"{spec['label_ja']}が長すぎます")
+                raise _invalid(f"attribute[{code}]", "attribute_too_long", label=_label(spec))
             if text:
                 values[code] = text
         for code, spec in declared.items():
             if spec.get("required") and code not in values:
-                raise _invalid(f"attribute[{code}]", f"{spec['label_en']} is required",
-                               f"{spec['label_ja']}を入力してください")
+                raise _invalid(f"attribute[{code}]", "attribute_required", label=_label(spec))
         return values
 
     def check(self, sub: Submission, now: datetime) -> NewReport:
@@ -139,33 +133,27 @@ class ReportService:
         category = self._category(sub.category, now)
         description = (sub.description or "").strip()
         if not description:
-            raise _invalid("description", "describe the problem", "状況を入力してください")
+            raise _invalid("description", "description_missing")
         if len(description) > MAX_DESCRIPTION:
-            raise _invalid("description", f"at most {MAX_DESCRIPTION} characters",
-                           f"説明は{MAX_DESCRIPTION}文字以内にしてください")
+            raise _invalid("description", "description_too_long", max=MAX_DESCRIPTION)
         lat = _coordinate("lat", sub.lat, -90, 90)
         lon = _coordinate("lon", sub.lon, -180, 180)
         if not self.boundary.contains(lon, lat):
-            raise _invalid("location", "the location is outside Shibata City",
-                           "場所が新発田市の外です。市内の場所を選んでください")
+            raise _invalid("location", "outside_city")
         email = (sub.email or "").strip() or None
         if email and (len(email) > 254 or not _EMAIL.match(email)):
-            raise _invalid("email", "the e-mail address is not valid",
-                           "メールアドレスの形式が正しくありません")
+            raise InvalidInput("email", key="error.email")
         name = (sub.name or "").strip() or None
         if name and len(name) > MAX_NAME:
-            raise _invalid("name", f"at most {MAX_NAME} characters",
-                           f"お名前は{MAX_NAME}文字以内にしてください")
+            raise _invalid("name", "name_too_long", max=MAX_NAME)
         if len(sub.photos) > MAX_PHOTOS:
-            raise _invalid("photos", f"at most {MAX_PHOTOS} photos",
-                           f"写真は{MAX_PHOTOS}枚までです")
+            raise _invalid("photos", "too_many_photos", max=MAX_PHOTOS)
         if category.requires_photo and not sub.photos:
-            raise _invalid("photos", f"{category.name_en} needs a photo",
-                           f"「{category.name_ja}」には写真が必要です")
+            raise _invalid("photos", "photo_needed",
+                           category={"ja": category.name_ja, "en": category.name_en})
         key = (sub.idempotency_key or "").strip() or None
         if key and len(key) > 200:
-            raise _invalid("Idempotency-Key", "at most 200 characters",
-                           "Idempotency-Key は200文字以内にしてください")
+            raise _invalid("Idempotency-Key", "idempotency_key_too_long")
         return NewReport(
             category_code=category.code, description=description, lon=lon, lat=lat,
             lang=sub.lang, source=sub.source,
@@ -246,6 +234,12 @@ class ReportService:
     def sweep_media(self, older_than_seconds: float = 3600) -> list[str]:
         """Remove photo files no report refers to (left by interrupted submissions)."""
         return self.media.sweep(self.store.media_keys(), older_than_seconds)
+
+
+def _label(spec: dict[str, Any]) -> dict[str, str]:
+    """A category attribute's label in each language its data gives (``label_<lang>``)."""
+    return {key[len("label_"):]: value for key, value in spec.items()
+            if key.startswith("label_")}
 
 
 def _request_hash(sub: Submission) -> str:

@@ -82,22 +82,18 @@ class Accounts:
         username = username.strip()
         if not username or len(username) > 60 or not username.replace("-", "").replace(
                 "_", "").replace(".", "").isalnum():
-            raise InvalidInput("username", "use letters, digits, '.', '-' and '_' (max 60)",
-                               detail_ja="ユーザー名は英数字と . - _ で60文字以内にしてください")
+            raise InvalidInput("username", key="error.account.username")
         if role not in ROLES:
-            raise InvalidInput("role", f"role must be one of {', '.join(ROLES)}",
-                               detail_ja="役割が正しくありません")
+            raise InvalidInput("role", key="error.account.role", roles=", ".join(ROLES))
         if len(password) < MIN_PASSWORD:
-            raise InvalidInput("password", f"at least {MIN_PASSWORD} characters",
-                               detail_ja=f"パスワードは{MIN_PASSWORD}文字以上にしてください")
+            raise InvalidInput("password", key="error.account.password", min=MIN_PASSWORD)
         if role == "department" and not department_code:
-            raise InvalidInput("department", "department staff need a department",
-                               detail_ja="部署の職員には部署の指定が必要です")
+            raise InvalidInput("department", key="error.account.department_missing")
         with self.engine.begin() as conn:
             if department_code and conn.execute(sa.select(departments.c.code).where(
                     departments.c.code == department_code)).first() is None:
-                raise InvalidInput("department", f"no department {department_code!r}",
-                                   detail_ja=f"部署「{department_code}」はありません")
+                raise InvalidInput("department", key="error.account.department_unknown",
+                                   code=department_code)
             if conn.execute(sa.select(staff_users.c.id).where(
                     staff_users.c.username == username)).first():
                 raise Conflict(f"user {username!r} already exists")

@@ -56,8 +56,7 @@ class Vehicles:
     def add(self, vehicle_id: str, label: str, now: datetime) -> str:
         """Register a bus and return its new device key (shown once); Conflict if it exists."""
         if not re.match(_VEHICLE_ID, vehicle_id):
-            raise InvalidInput("vehicle", "vehicle ids are 1-60 letters, digits, '.', '_', '-'",
-                               detail_ja="車両IDは英数字と . _ - の1〜60文字です")
+            raise InvalidInput("vehicle", key="error.input.vehicle_id")
         key = new_key()
         table = schema.transit_vehicles
         with self.engine.begin() as conn:
@@ -99,8 +98,8 @@ class Vehicles:
         return row[0], row[1]
 
 
-def _bad(field: str, en: str, ja: str) -> InvalidInput:
-    return InvalidInput(field, en, detail_ja=ja)
+def _bad(field: str, key: str, **values: Any) -> InvalidInput:
+    return InvalidInput(field, key=f"error.bus.{key}", **values)
 
 
 def _number(body: Mapping[str, Any], name: str, low: float, high: float,
@@ -109,10 +108,9 @@ def _number(body: Mapping[str, Any], name: str, low: float, high: float,
     if value is None and not required:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise _bad(name, f"{name} must be a number", f"{name} は数値で指定してください")
+        raise _bad(name, "not_a_number", name=name)
     if not low <= value <= high:
-        raise _bad(name, f"{name} must be between {low} and {high}",
-                   f"{name} は {low} から {high} の範囲で指定してください")
+        raise _bad(name, "range", name=name, low=low, high=high)
     return float(value)
 
 
@@ -127,8 +125,7 @@ def _moment(value: Any) -> datetime:
                 return moment.astimezone(UTC)
     except (ValueError, OverflowError, OSError):
         pass
-    raise _bad("timestamp", "timestamp must be ISO 8601 with a zone, or Unix seconds",
-               "timestamp はタイムゾーン付きの ISO 8601 か Unix 秒で指定してください")
+    raise _bad("timestamp", "timestamp")
 
 
 class Positions:
@@ -146,8 +143,7 @@ class Positions:
         """Check a bus's report (JSON object) and keep it as its latest position."""
         vehicle_id, label = self.vehicles.for_key(key)
         if not isinstance(body, Mapping):
-            raise _bad("body", "the body must be a JSON object",
-                       "本文は JSON オブジェクトにしてください")
+            raise _bad("body", "not_an_object")
         asked = body.get("vehicle")
         if asked is not None and asked != vehicle_id:
             raise Forbidden(f"this device key belongs to vehicle {vehicle_id!r}, not {asked!r}")
@@ -164,21 +160,18 @@ class Positions:
         speed = _number(body, "speed", 0, 70, required=False)
         observed = _moment(body.get("timestamp"))
         if observed > now + FUTURE_SLACK:
-            raise _bad("timestamp", "timestamp is in the future", "timestamp が未来の時刻です")
+            raise _bad("timestamp", "future")
         if now - observed > self.gone_after:
-            raise _bad("timestamp", "timestamp is too old to show",
-                       "timestamp が古すぎて表示できません")
+            raise _bad("timestamp", "too_old")
         if not self.in_area(lon, lat):
-            raise _bad("lat", "the position is outside the service area",
-                       "位置が運行区域の外です")
+            raise _bad("lat", "outside_area")
         trip_id, route_id = body.get("trip"), body.get("route")
         for name, value in (("trip", trip_id), ("route", route_id)):
             if isinstance(value, str):
                 check_text(name, value)  # before the timetable lookup (PostgreSQL and NUL)
             if value is not None and (not isinstance(value, str)
                                       or not self.timetable.has(name, value)):
-                raise _bad(name, f"{name} {value!r} is not in the timetable",
-                           f"{name} {value!r} は時刻表にありません")
+                raise _bad(name, "not_in_timetable", name=name, value=value)
         return Position(vehicle_id, label, trip_id, route_id, lat, lon, bearing, speed,
                         observed, "device")
 
@@ -240,8 +233,7 @@ class Positions:
         try:
             message.ParseFromString(data)
         except Exception as exc:  # noqa: BLE001 (protobuf raises its own DecodeError)
-            raise _bad("feed", f"not a GTFS-Realtime feed: {exc}",
-                       "GTFS-Realtime のフィードではありません") from None
+            raise _bad("feed", "not_a_feed", reason=str(exc)) from None
         kept = skipped = 0
         for entity in message.entity:
             if not entity.HasField("vehicle") or not entity.vehicle.HasField("position"):

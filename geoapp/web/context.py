@@ -10,8 +10,9 @@ from fastapi.templating import Jinja2Templates
 from starlette.requests import Request
 
 from geoapp.catalog.registry import Catalog
-from geoapp.i18n import Lang, pick_lang
+from geoapp.i18n import Lang
 from geoapp.settings import Settings
+from geoapp.web.intake import answer_lang
 
 
 # Coroutines on purpose: they only read app state, and FastAPI would otherwise hand each
@@ -29,9 +30,10 @@ async def _templates(request: Request) -> Jinja2Templates:
 
 
 async def _lang(
+    request: Request,
     lang: Annotated[str | None, Query(description="ja (default) or en")] = None,
 ) -> Lang:
-    return pick_lang(lang)
+    return answer_lang(request, page=True)  # ``lang`` is declared for the API definition
 
 
 CatalogDep = Annotated[Catalog, Depends(_catalog)]

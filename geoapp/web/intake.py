@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from starlette.requests import Request
 
-from geoapp.i18n import Lang, pick_lang
+from geoapp.i18n import DEFAULT_LANG, Lang, pick_lang
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -49,17 +49,21 @@ def client_address(request: Request) -> str:
     return address
 
 
-def answer_lang(request: Request, form_lang: object = None) -> Lang:
-    """The language to answer in: the form's ``lang``, else ``?lang=``, else Accept-Language.
+def answer_lang(request: Request, form_lang: object = None, *, page: bool = False) -> Lang:
+    """The one language resolver: the form's ``lang``, else ``?lang=``, else Accept-Language.
 
-    Japanese when none says otherwise. A refusal sent before the body is read (413) has no
-    form to ask, so the form's page keeps its language in its action URL (``?lang=en``).
+    Pages, their error pages, problem bodies and Open311 all ask here. A page (``page``)
+    does not follow Accept-Language: its language is in its URL, so its links, its form and
+    a refusal sent before the body is read (413, no form to ask) keep it. Japanese when
+    nothing says otherwise.
     """
     asked = str(form_lang or "") or request.query_params.get("lang")
     if asked:
         return pick_lang(asked)
-    accept = request.headers.get("accept-language", "").strip().lower()
-    return "en" if accept.startswith("en") else "ja"
+    if page:
+        return DEFAULT_LANG
+    preferred = request.headers.get("accept-language", "").split(",")[0].split(";")[0]
+    return pick_lang(preferred)
 
 
 def bearer_key(request: Request) -> str | None:

@@ -45,8 +45,7 @@ async def read_form(request: Request, *, max_files: int, max_fields: int) -> For
         return await _SpoolingParser(request.headers, request.stream(), max_files=max_files,
                                      max_fields=max_fields).parse()
     except MultiPartException as exc:
-        raise InvalidInput("body", f"the form cannot be read: {exc.message}",
-                           detail_ja="送信されたフォームを読み取れませんでした") from None
+        raise InvalidInput("body", key="error.form_unreadable", reason=exc.message) from None
 
 
 async def read_photo(upload: UploadFile, index: int, max_bytes: int = PHOTO_BYTES) -> bytes:

@@ -39,9 +39,8 @@ class Door:
 
     def refusal(self) -> PayloadTooLarge:
         """The error for a body over this door's limit, in English and Japanese."""
-        return PayloadTooLarge(
-            f"The request is too large: {self.hint_en}.",
-            detail_ja=f"送信データが大きすぎます（{self.hint_ja}）。", limit=self.limit)
+        return PayloadTooLarge(key="error.too_large", limit=self.limit,
+                               hint={"en": self.hint_en, "ja": self.hint_ja})
 
 
 def _size(limit: int) -> tuple[str, str]:

@@ -201,8 +201,7 @@ def _media_url(value: str | None) -> str | None:
     if not value:
         return None
     if len(value) > 2000 or not value.startswith(("https://", "http://")):
-        raise InvalidInput("media_url", "media_url must be an http(s) URL",
-                           detail_ja="media_url は http(s) のURLにしてください")
+        raise InvalidInput("media_url", key="error.input.media_url")
     return value
 
 
@@ -218,8 +217,7 @@ async def create_request(fmt: str, request: Request) -> Response:
         _check_jurisdiction(values)
         api_key = key or _api_key(request, values.get("api_key"))
         if ("lat" not in values or "long" not in values) and values.get("address_string"):
-            raise InvalidInput("lat", "lat and long are required: addresses are not looked up",
-                               detail_ja="緯度・経度が必要です（住所からの検索はできません）")
+            raise InvalidInput("lat", key="error.input.address_not_looked_up")
         name = " ".join(p for p in (values.get("first_name"), values.get("last_name")) if p)
         submission = Submission(
             category=values.get("service_code"), description=values.get("description"),

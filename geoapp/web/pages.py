@@ -44,7 +44,7 @@ def home(
         n, total = catalog.count_with_wifi("shelters")
         wifi_count = t("shelters_with_wifi", lang, n=n, total=total)
         if catalog.sample_data_loaded:
-            wifi_count += f"（{t('sample', lang)}）" if lang == "ja" else f" ({t('sample', lang)})"
+            wifi_count = t("marked", lang, text=wifi_count, mark=t("sample", lang))
     return templates.TemplateResponse(
         request,
         "map.html",

@@ -22,7 +22,7 @@ from geoapp.errors import (
     StoreUnavailable,
     status_for,
 )
-from geoapp.i18n import pick_lang, t
+from geoapp.i18n import Lang, t
 from geoapp.text import control_character
 from geoapp.web.intake import answer_lang
 
@@ -107,13 +107,18 @@ def _wants_html(request: Request) -> bool:
 
 def _render(request: Request, status: int, title: str, detail: str) -> Response:
     templates = request.app.state.templates
-    lang = pick_lang(request.query_params.get("lang"))
+    lang = answer_lang(request, page=True)
     return templates.TemplateResponse(
         request,
         "error.html",
         {"status": status, "title": title, "detail": detail, "lang": lang},
         status_code=status,
     )
+
+
+def error_lang(request: Request) -> Lang:
+    """The language of an error answer: the page's for the error page, else the client's."""
+    return answer_lang(request, page=_wants_html(request))
 
 
 def respond(request: Request, status: int, title: str, detail: str, **extra: object) -> Response:
@@ -126,15 +131,13 @@ def respond(request: Request, status: int, title: str, detail: str, **extra: obj
 async def _geoapp_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GeoappError)
     extra: dict[str, object] = {}
-    detail = exc.detail
+    detail = exc.message(error_lang(request))
     if isinstance(exc, InvalidParameter):
         extra["parameter"] = exc.parameter
     if isinstance(exc, InvalidInput):
         extra["field"] = exc.field
     if isinstance(exc, PayloadTooLarge):
         extra["limit"] = exc.limit  # in bytes, so a client can tell how much would do
-    if isinstance(exc, InvalidInput | PayloadTooLarge) and answer_lang(request) == "ja":
-        detail = exc.detail_ja
     response = respond(request, status_for(exc), exc.title, detail, **extra)
     if isinstance(exc, RateLimited):
         response.headers["Retry-After"] = str(exc.retry_after)
@@ -145,7 +148,7 @@ async def _store_unavailable(request: Request, exc: Exception) -> Response:
     """503 with Retry-After while the database is away (the cause is logged, not shown)."""
     assert isinstance(exc, StoreUnavailable)
     response = respond(request, status_for(exc), exc.title,
-                       t("store_unavailable", answer_lang(request)))
+                       t("store_unavailable", error_lang(request)))
     response.headers["Retry-After"] = str(exc.retry_after)
     return response
 

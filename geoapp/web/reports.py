@@ -16,7 +16,7 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 
 from geoapp.errors import InvalidInput, NotFound, PayloadTooLarge, status_for
 from geoapp.features.params import parse_id
-from geoapp.i18n import Lang
+from geoapp.i18n import DEFAULT_LANG, Lang
 from geoapp.maps.picker import build_picker_map, build_report_map
 from geoapp.reports.service import MAX_PHOTOS, Outcome, ReportService, Submission
 from geoapp.staff.queries import events
@@ -115,7 +115,7 @@ def _form_again(request: Request, service: ReportService, catalog: Any, settings
     context = _form_context(request, service, catalog, settings, lang)
     return templates.TemplateResponse(
         request, "reports/new.html",
-        {**context, "values": values, "error": error.detail_ja if lang == "ja" else error.detail,
+        {**context, "values": values, "error": error.message(lang),
          "error_field": getattr(error, "field", "photos"), "lang": lang},
         status_code=status_for(error),
     )
@@ -138,7 +138,7 @@ async def report_form_submit(request: Request, service: ServiceDep, catalog: Cat
     except InvalidInput as error:
         return again(form.lang, form.fields, error)
     lang = form.lang
-    suffix = "?lang=en" if lang == "en" else ""
+    suffix = f"?lang={lang}" if lang != DEFAULT_LANG else ""
     return RedirectResponse(f"/reports/{outcome.report.id}/receipt{suffix}", status_code=303)
 
 
@@ -172,11 +172,11 @@ def report_page(number: str, request: Request, service: ServiceDep, settings: Se
 async def support_form(number: str, request: Request, service: ServiceDep) -> Response:
     """'Me too' from the form: count the resident, then show the report."""
     form = await request.form()
-    lang = answer_lang(request, form.get("lang"))
+    lang = answer_lang(request, form.get("lang"), page=True)
     request.app.state.rate_limiter.hit(client_address(request))
     report = _report_or_404(service, number)
     service.support(report.id)
-    suffix = "&lang=en" if lang == "en" else ""
+    suffix = f"&lang={lang}" if lang != DEFAULT_LANG else ""
     return RedirectResponse(f"/reports/{report.id}?supported=1{suffix}", status_code=303)
 
 

@@ -21,12 +21,14 @@ from geoapp.features.params import (
     parse_int,
     whole_number,
 )
+from geoapp.i18n import DEFAULT_LANG
 from geoapp.maps.staff import build_staff_map
 from geoapp.staff import exports, figures, queries, replies
 from geoapp.staff.accounts import Session
 from geoapp.staff.workflow import STATE_ACTIONS, ActionRequest
 from geoapp.web.context import LangDep, SettingsDep, TemplatesDep
 from geoapp.web.downloads import streamed
+from geoapp.web.intake import answer_lang
 from geoapp.web.staff_auth import StaffForm, require
 
 router = APIRouter(include_in_schema=False)
@@ -124,8 +126,7 @@ def _int(form: Any, name: str) -> int | None:
         return None
     number = whole_number(text)
     if number is None or number > MAX_ID:
-        raise InvalidInput(name, f"{name} must be a whole number",
-                           detail_ja=f"{name} は整数で指定してください")
+        raise InvalidInput(name, key="error.input.not_whole", name=name)
     return number
 
 
@@ -136,8 +137,7 @@ def act(number: str, request: Request, templates: TemplatesDep,
     row = _visible_report(request, session, number)
     version = _int(form, "version")
     if version is None:
-        raise InvalidInput("version", "the form lacks the report's version",
-                           detail_ja="フォームに版数がありません。読み込み直してください")
+        raise InvalidInput("version", key="error.input.version_missing")
     req = ActionRequest(
         action=str(form.get("action") or ""), version=version,
         body=str(form.get("body") or "") or None, priority=_int(form, "priority"),
@@ -145,7 +145,8 @@ def act(number: str, request: Request, templates: TemplatesDep,
         or None, duplicate_of=_int(form, "duplicate_of"),
         manager=str(form.get("manager") or "") or None)
     request.app.state.workflow.apply(row.id, session.user, req, datetime.now(UTC))
-    suffix = "&lang=en" if request.query_params.get("lang") == "en" else ""
+    lang = answer_lang(request, page=True)
+    suffix = f"&lang={lang}" if lang != DEFAULT_LANG else ""
     return RedirectResponse(f"/staff/reports/{row.id}?done={req.action}{suffix}",
                             status_code=303)
 

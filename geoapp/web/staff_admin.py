@@ -11,11 +11,13 @@ from starlette.responses import RedirectResponse, Response
 
 from geoapp.errors import Conflict, InvalidInput
 from geoapp.features.params import parse_id
+from geoapp.i18n import t
 from geoapp.open311.keys import DEFAULT_QUOTA
 from geoapp.staff import replies
 from geoapp.staff.accounts import ROLES, Session
 from geoapp.text import check_texts
 from geoapp.web.context import TemplatesDep
+from geoapp.web.intake import answer_lang
 from geoapp.web.staff_auth import StaffForm, require
 
 router = APIRouter(include_in_schema=False)
@@ -31,6 +33,11 @@ def _page(request: Request, templates: TemplatesDep, session: Session, error: st
         "departments": store.departments(), "categories": store.categories(active_only=False),
         "statuses": store.statuses(), "canned": canned, "error": error}, status_code=status)
 
+
+
+def _said(request: Request, error: InvalidInput) -> str:
+    """A refusal's message in the staff page's language."""
+    return error.message(answer_lang(request, page=True))
 
 @router.get("/staff/admin")
 def admin_page(request: Request, templates: TemplatesDep, session: Session = ADMIN) -> Response:
@@ -50,9 +57,8 @@ def create_user(request: Request, templates: TemplatesDep,
             email=str(form.get("email") or "") or None,
             department_code=str(form.get("department") or "") or None)
     except InvalidInput as error:
-        lang = request.query_params.get("lang", "ja")
         return _page(request, templates, session,
-                     error.detail_ja if lang != "en" else error.detail, status=422)
+                     _said(request, error), status=422)
     return RedirectResponse("/staff/admin", status_code=303)
 
 
@@ -72,12 +78,13 @@ def add_template(request: Request, templates: TemplatesDep,
     body = str(form.get("body") or "").strip()
     status = str(form.get("status") or "")
     if not body or not status:
-        return _page(request, templates, session, "定型文と状況を入力してください", status=422)
+        return _page(request, templates, session,
+                     t("template_missing", answer_lang(request, page=True)), status=422)
     try:
         check_texts({"body": body, "status": status, "category": str(form.get("category") or ""),
                      "lang": str(form.get("lang") or "")}, multiline=frozenset({"body"}))
     except InvalidInput as error:
-        return _page(request, templates, session, error.detail_ja, status=422)
+        return _page(request, templates, session, _said(request, error), status=422)
     replies.add_template(
         request.app.state.reports.store.engine, session.user,
         category_code=str(form.get("category") or "") or None, status_code=status,
@@ -115,12 +122,13 @@ def issue_key(request: Request, templates: TemplatesDep,
     """Issue a key; it is shown this once and stored only as a hash."""
     name = str(form.get("name") or "").strip()
     if not name or len(name) > 100:
-        return _keys_page(request, templates, session, error="クライアント名を入力してください",
+        return _keys_page(request, templates, session,
+                          error=t("client_name_missing", answer_lang(request, page=True)),
                           status=422)
     try:
         key = request.app.state.api_keys.issue(name, datetime.now(UTC), _quota(form))
     except InvalidInput as error:
-        return _keys_page(request, templates, session, error=error.detail_ja, status=422)
+        return _keys_page(request, templates, session, error=_said(request, error), status=422)
     except Conflict as error:
         return _keys_page(request, templates, session, error=error.detail, status=409)
     return _keys_page(request, templates, session, new_key=key)
@@ -131,8 +139,7 @@ def _quota(form: FormData) -> int:
     if not text:
         return DEFAULT_QUOTA
     if not (text.isascii() and text.isdigit()) or len(text) > 9:
-        raise InvalidInput("quota", "the quota is a whole number of posts per hour",
-                           detail_ja="上限は1時間あたりの件数（整数）で入力してください")
+        raise InvalidInput("quota", key="error.input.quota_not_whole")
     return int(text)
 
 
@@ -143,7 +150,7 @@ def set_key_quota(request: Request, templates: TemplatesDep,
     try:
         request.app.state.api_keys.set_quota(str(form.get("name") or ""), _quota(form))
     except InvalidInput as error:
-        return _keys_page(request, templates, session, error=error.detail_ja, status=422)
+        return _keys_page(request, templates, session, error=_said(request, error), status=422)
     return RedirectResponse("/staff/admin/apikeys", status_code=303)
 
 

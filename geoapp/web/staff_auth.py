@@ -15,9 +15,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from geoapp.errors import Forbidden, Unauthorized
+from geoapp.i18n import t
 from geoapp.staff.accounts import Accounts, LoginRefused, Session
 from geoapp.web.context import TemplatesDep
-from geoapp.web.intake import client_address
+from geoapp.web.intake import answer_lang, client_address
 
 COOKIE = "geoapp_staff"
 LOGIN_CSRF_COOKIE = "geoapp_login_csrf"
@@ -129,13 +130,11 @@ async def login(request: Request, templates: TemplatesDep) -> Response:
     except LoginRefused as refused:
         if refused.delay:
             await asyncio.sleep(refused.delay)
-        lang = request.query_params.get("lang", "ja")
-        message = ("ログインできませんでした。ユーザー名とパスワードを確認してください。"
-                   if lang != "en" else "Login failed: check the user name and password.")
+        lang = answer_lang(request, page=True)
+        message = t("login_failed", lang)
         headers = {}
         if refused.retry_after:  # locked for this address, or too many tries for the account
-            message = ("ログインの試行が多すぎます。しばらくしてからもう一度お試しください。"
-                       if lang != "en" else "Too many login attempts: try again later.")
+            message = t("login_throttled", lang)
             headers["Retry-After"] = str(refused.retry_after)
         return templates.TemplateResponse(request, "staff/login.html", {
             "csrf": cookie_token, "next": next_url, "error": message},

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -10,25 +9,28 @@ from urllib.parse import urlencode
 from fastapi.templating import Jinja2Templates
 from starlette.requests import Request
 
-from geoapp.i18n import pick_lang, texts
-from geoapp.japantime import JST, format_time
+from geoapp.i18n import DEFAULT_LANG, languages, t, texts
+from geoapp.japantime import format_time
+from geoapp.web.intake import answer_lang
 from geoapp.web.security import nonce
 
 
 def _page_context(request: Request) -> dict[str, Any]:
-    lang = pick_lang(request.query_params.get("lang"))
-    other = "en" if lang == "ja" else "ja"
+    lang = answer_lang(request, page=True)
+    # The switch offers the next language along, so a third catalogue joins the cycle.
+    spoken = languages()
+    other = spoken[(spoken.index(lang) + 1) % len(spoken)]
     root = request.app.state.settings.base_url
 
     def u(path: str, **params: object) -> str:
         """A link inside geoapp that keeps the page's language."""
         query = {k: str(v) for k, v in params.items() if v is not None}
-        if lang != "ja":
+        if lang != DEFAULT_LANG:
             query["lang"] = lang
         return f"{root}{path}" + (f"?{urlencode(query)}" if query else "")
 
     switch = dict(request.query_params)
-    if other == "ja":
+    if other == DEFAULT_LANG:
         switch.pop("lang", None)
     else:
         switch["lang"] = other
@@ -38,22 +40,20 @@ def _page_context(request: Request) -> dict[str, Any]:
         "T": texts(lang),
         "u": u,
         "other_lang": other,
+        "other_lang_name": t("language_name", other),
         "other_lang_url": f"{root}{other_url}",
         "assets": request.app.state.assets,
         "csp_nonce": nonce(request),
+        # pair(ja, en): a name kept as data in Japanese and English (table columns, vocab
+        # tuples); Japanese pages show the first, every other language the English.
+        "pair": lambda ja, en: ja if lang == DEFAULT_LANG else en,
         # when(moment): a time as a person reads it, in Japan time and the page's language.
         "when": lambda moment: format_time(moment, lang),
     }
-
-
-def _jst(value: datetime | None) -> str:
-    """A moment as Japan time, e.g. 2026-11-25 14:05."""
-    return value.astimezone(JST).strftime("%Y-%m-%d %H:%M") if value else ""
 
 
 def make_templates(directory: Path) -> Jinja2Templates:
     """Templates from ``directory`` with autoescape on and the page context added."""
     templates = Jinja2Templates(directory=str(directory), context_processors=[_page_context])
     templates.env.autoescape = True
-    templates.env.filters["jst"] = _jst
     return templates

@@ -58,8 +58,7 @@ async def _body(request: Request) -> tuple[Any, bytes | None]:
             for name, value in form.multi_items():
                 if isinstance(value, UploadFile):
                     if name != "image":
-                        raise InvalidInput(name, f"unknown file field {name!r}",
-                                           detail_ja=f"不明なファイル項目「{name}」があります")
+                        raise InvalidInput(name, key="error.input.unknown_file", name=name)
                     image = await read_photo(value, 0)
                 else:
                     body[name] = value
@@ -70,8 +69,7 @@ async def _body(request: Request) -> tuple[Any, bytes | None]:
     try:
         return orjson.loads(raw), None
     except orjson.JSONDecodeError:
-        raise InvalidInput("body", "the body is not valid JSON",
-                           detail_ja="本文が正しいJSONではありません") from None
+        raise InvalidInput("body", key="error.input.not_json") from None
 
 
 def _answer(received: Any) -> JSONResponse:
@@ -161,8 +159,7 @@ def _float(form: Any, name: str) -> float | None:
     except ValueError:
         value = math.nan
     if not math.isfinite(value):
-        raise InvalidInput(name, f"{name} must be a number",
-                           detail_ja=f"{name} は数値にしてください")
+        raise InvalidInput(name, key="error.input.not_a_number", name=name)
     return value
 
 
@@ -195,7 +192,7 @@ async def subscribe(request: Request, service: ServiceDep, templates: TemplatesD
             lat=None if whole_city else _float(form, "lat"),
             radius_m=None if whole_city else _float(form, "radius"))
     except InvalidInput as exc:
-        message = exc.detail_ja if lang == "ja" else exc.detail
+        message = exc.message(lang)
         return _alerts_page(request, templates, error=message, form=dict(form),
                             chosen=species, status=422)
     return _alerts_page(request, templates, done=True)
@@ -257,8 +254,7 @@ def staff_register(request: Request, form: StaffForm, session: WildlifeOfficer, 
     try:
         lon, lat = _float(form, "lon"), _float(form, "lat")
         if lon is None or lat is None:
-            raise InvalidInput("location", "give the latitude and longitude",
-                               detail_ja="緯度と経度を入力してください")
+            raise InvalidInput("location", key="error.input.location_missing")
         device, key = service.devices.register(
             name=str(form.get("name") or ""), kind=str(form.get("kind") or ""), lon=lon,
             lat=lat, species=[str(s) for s in form.getlist("species")],
@@ -267,7 +263,7 @@ def staff_register(request: Request, form: StaffForm, session: WildlifeOfficer, 
             visibility=str(form.get("visibility") or "mesh"))
     except InvalidInput as exc:
         return _staff_page(request, templates, service, session, status=422,
-                           error=exc.detail_ja if lang == "ja" else exc.detail)
+                           error=exc.message(lang))
     return _staff_page(request, templates, service, session, new_key=key, new_device=device)
 
 

@@ -19,14 +19,14 @@ import sqlalchemy as sa
 from geoapp.errors import InvalidInput
 from geoapp.geodesy import to_metric
 from geoapp.i18n import Lang
-from geoapp.japantime import JST
 from geoapp.mail.outbox import enqueue
+from geoapp.mail.render import MailTexts
 from geoapp.reports.boundary import CityBoundary
 from geoapp.store.schema import staff_users, wildlife_subscriptions
 from geoapp.text import check_text
 from geoapp.wildlife.detections import Detection, public_position
 from geoapp.wildlife.devices import Device
-from geoapp.wildlife.vocab import SPECIES, label, species_code
+from geoapp.wildlife.vocab import SPECIES, names, species_code
 
 MIN_RADIUS_M = 200.0
 MAX_RADIUS_M = 20_000.0
@@ -35,17 +35,15 @@ ALERT_WITHIN = timedelta(hours=3)
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 
 
-def _when(at: datetime) -> str:
-    return at.astimezone(JST).strftime("%Y-%m-%d %H:%M")
-
-
 class Alerts:
     """Subscriptions, and queuing the alert mails a new detection causes."""
 
-    def __init__(self, engine: sa.Engine, boundary: CityBoundary, root: str) -> None:
+    def __init__(self, engine: sa.Engine, boundary: CityBoundary, root: str,
+                 mail: MailTexts | None = None) -> None:
         self.engine = engine
         self.boundary = boundary
         self.root = root  # URL prefix for links in mails
+        self.mail = mail or MailTexts()
 
     # Subscriptions ---------------------------------------------------------------------
 
@@ -56,43 +54,28 @@ class Alerts:
         check_text("email", email)  # the address pattern lets NUL through
         email = (email or "").strip()
         if len(email) > 254 or not _EMAIL.match(email):
-            raise InvalidInput("email", "the e-mail address is not valid",
-                               detail_ja="メールアドレスの形式が正しくありません")
+            raise InvalidInput("email", key="error.email")
         codes = sorted({species_code(s) for s in species})
         if not codes:
-            raise InvalidInput("species", "choose at least one animal",
-                               detail_ja="動物を1つ以上選んでください")
+            raise InvalidInput("species", key="error.alerts.species_missing")
         area = (lon, lat, radius_m)
         if any(v is not None for v in area):
             if any(v is None or not math.isfinite(v) for v in area):
-                raise InvalidInput("area", "give a point and a radius, or choose the whole city",
-                                   detail_ja="地点と半径を指定するか、市内全域を選んでください")
+                raise InvalidInput("area", key="error.alerts.area_incomplete")
             assert lon is not None and lat is not None and radius_m is not None
             if not self.boundary.contains(lon, lat):
-                raise InvalidInput("location", "the point is outside Shibata City",
-                                   detail_ja="地点が新発田市の外です")
+                raise InvalidInput("location", key="error.alerts.point_outside_city")
             if not MIN_RADIUS_M <= radius_m <= MAX_RADIUS_M:
-                raise InvalidInput(
-                    "radius", f"the radius must be {MIN_RADIUS_M:g} to {MAX_RADIUS_M:g} m",
-                    detail_ja=f"半径は{MIN_RADIUS_M:g}〜{MAX_RADIUS_M:g}mにしてください")
+                raise InvalidInput("radius", key="error.alerts.radius",
+                                   min=MIN_RADIUS_M, max=MAX_RADIUS_M)
         token = secrets.token_urlsafe(32)
         with self.engine.begin() as conn:
             conn.execute(wildlife_subscriptions.insert().values(
                 email=email, lang=lang, species=codes, lon=lon, lat=lat, radius_m=radius_m,
                 token=token, created_at=now, confirmed_at=None, active=True))
-            names = "、".join(label(SPECIES, c, "ja") for c in codes) if lang == "ja" else \
-                ", ".join(label(SPECIES, c, "en") for c in codes)
-            link = f"{self.root}/wildlife/alerts/confirm/{token}"
-            if lang == "ja":
-                subject = "【新発田市】鳥獣出没メールの登録確認"
-                body = (f"{names}の出没メールの登録を受け付けました。\n"
-                        f"次のリンクを開いて登録を確定してください:\n{link}\n\n"
-                        "心当たりがない場合は、このメールを無視してください。\n")
-            else:
-                subject = "[Shibata City] Confirm your wildlife alerts"
-                body = (f"We received a request for alerts about: {names}.\n"
-                        f"Open this link to confirm it:\n{link}\n\n"
-                        "If you did not ask for this, ignore this mail.\n")
+            subject, body = self.mail.render(
+                "alert_confirm", lang, species=[names(SPECIES, c) for c in codes],
+                link=f"{self.root}/wildlife/alerts/confirm/{token}")
             enqueue(conn, email, subject, body, now)
         return token
 
@@ -152,51 +135,19 @@ class Alerts:
 
     def subscriber_mail(self, detection: Detection, lang: Lang, token: str) -> tuple[str, str]:
         """The alert mail to one subscriber: only what the public may know."""
-        name = label(SPECIES, detection.species, lang)
-        position = public_position(detection)
-        count = detection.count or 1
-        unsubscribe = f"{self.root}/wildlife/alerts/unsubscribe/{token}"
-        listing = f"{self.root}/wildlife/detections?f=html&lang={lang}"
-        if lang == "ja":
-            if position is None:
-                where = "新発田市内（位置は公開していません）"
-            elif position.precision == "mesh":
-                where = (f"3次メッシュ {position.mesh} の範囲内（約1km四方、中心 緯度"
-                         f"{position.lat:.4f} 経度{position.lon:.4f}）")
-            else:
-                where = f"緯度{position.lat:.5f} 経度{position.lon:.5f}"
-            subject = f"【新発田市】{name}の出没情報"
-            body = (f"{name}（{count}頭）が検知されました。\n"
-                    f"日時: {_when(detection.observed_at)}\n場所: {where}\n\n"
-                    "近づかず、屋内に入るなど安全を確保してください。\n"
-                    f"最近の出没情報: {listing}\n\n"
-                    f"配信停止: {unsubscribe}\n")
-        else:
-            if position is None:
-                where = "in Shibata City (the position is not published)"
-            elif position.precision == "mesh":
-                where = (f"within 1 km grid cell {position.mesh} (centre "
-                         f"{position.lat:.4f}, {position.lon:.4f})")
-            else:
-                where = f"{position.lat:.5f}, {position.lon:.5f}"
-            subject = f"[Shibata City] {name} detected"
-            body = (f"{name} ({count}) detected.\n"
-                    f"Time: {_when(detection.observed_at)} (JST)\nWhere: {where}\n\n"
-                    "Keep away and stay indoors if you are nearby.\n"
-                    f"Recent detections: {listing}\n\n"
-                    f"Unsubscribe: {unsubscribe}\n")
-        return subject, body
+        return self.mail.render(
+            "alert_detection", lang, species=names(SPECIES, detection.species),
+            count=detection.count or 1, observed_at=detection.observed_at,
+            position=public_position(detection),
+            listing=f"{self.root}/wildlife/detections?f=html&lang={lang}",
+            unsubscribe=f"{self.root}/wildlife/alerts/unsubscribe/{token}")
 
     def _queue_officers(self, conn: sa.Connection, detection: Detection, device: Device,
                         now: datetime) -> int:
         """A trap was triggered: tell the officers responsible at once, with its position."""
-        subject = f"【新発田市・至急】わな作動: {device.name} / Trap triggered"
-        body = (f"わなが作動しました / A trap was triggered.\n"
-                f"機器 Device: {device.name} (No. {device.id}, {device.owner})\n"
-                f"日時 Time: {_when(detection.observed_at)} JST\n"
-                f"位置 Position: {device.lat:.6f}, {device.lon:.6f}\n"
-                f"動物 Animal: {label(SPECIES, detection.species, 'ja')}\n"
-                f"{self.root}/staff/wildlife\n")
+        subject, body = self.mail.render(
+            "trap_triggered", "ja", device=device, observed_at=detection.observed_at,
+            species=names(SPECIES, detection.species), link=f"{self.root}/staff/wildlife")
         addresses = list(device.officers)
         if not addresses:  # no one named: every active wildlife officer with an address
             addresses = list(conn.execute(sa.select(staff_users.c.email).where(

@@ -53,8 +53,7 @@ def _device(row: sa.Row) -> Device:
 def _position(lon: float, lat: float) -> tuple[float, float]:
     if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180
             and -90 <= lat <= 90):
-        raise InvalidInput("location", "the location is out of range",
-                           detail_ja="位置が範囲外です")
+        raise InvalidInput("location", key="error.device.location")
     return lon, lat
 
 
@@ -73,21 +72,18 @@ class Devices:
                      "status": status, "officers": " ".join(officers)})
         name = name.strip()
         if not name or len(name) > 200:
-            raise InvalidInput("name", "give the device a name (at most 200 characters)",
-                               detail_ja="機器の名前を200文字以内で入力してください")
+            raise InvalidInput("name", key="error.device.name")
         kind = choice(KINDS, kind, "kind")
         visibility = "hidden" if kind == "trap" else choice(VISIBILITIES, visibility,
                                                             "visibility")
         status = choice(STATUSES, status, "status")
         codes = sorted({species_code(s) for s in species})
         if not codes:
-            raise InvalidInput("species", "name at least one species the device watches",
-                               detail_ja="対象の動物を1つ以上選んでください")
+            raise InvalidInput("species", key="error.device.species")
         emails = [e.strip() for e in officers if e.strip()]
         for email in emails:
             if not _EMAIL.match(email):
-                raise InvalidInput("officers", f"{email!r} is not an e-mail address",
-                                   detail_ja=f"「{email}」はメールアドレスではありません")
+                raise InvalidInput("officers", key="error.device.officer", email=email)
         lon, lat = _position(lon, lat)
         key = new_key()
         with self.engine.begin() as conn:

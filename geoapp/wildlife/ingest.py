@@ -44,26 +44,23 @@ class Received:
     created: bool
 
 
-def _invalid(field: str, en: str, ja: str) -> InvalidInput:
-    return InvalidInput(field, en, detail_ja=ja)
+def _invalid(field: str, key: str, **values: Any) -> InvalidInput:
+    return InvalidInput(field, key=f"error.detection.{key}", **values)
 
 
 def _time(value: Any, now: datetime) -> datetime:
     if not isinstance(value, str) or not value.strip():
-        raise _invalid("time", "give the time of the detection (ISO 8601)",
-                       "検知日時（ISO 8601形式）を指定してください")
+        raise _invalid("time", "time_missing")
     try:
         at = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise _invalid("time", f"{value!r} is not an ISO 8601 time",
-                       f"日時「{value}」の形式が正しくありません") from None
+        raise _invalid("time", "time_malformed", value=value) from None
     if at.tzinfo is None:
         at = at.replace(tzinfo=JST)  # field devices keep Japanese local time
     if at > now + FUTURE_SLACK:
-        raise _invalid("time", "the time is in the future (check the device clock)",
-                       "日時が未来です（機器の時計を確認してください）")
+        raise _invalid("time", "time_future")
     if at < EARLIEST:
-        raise _invalid("time", "the time is too far in the past", "日時が古すぎます")
+        raise _invalid("time", "time_past")
     return at.astimezone(UTC)
 
 
@@ -71,15 +68,13 @@ def _count(value: Any) -> int:
     if value is None:
         return 1
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise _invalid("count", "count must be a whole number", "頭数は整数にしてください")
+        raise _invalid("count", "count_not_whole")
     try:
         count = int(value)
     except ValueError:
-        raise _invalid("count", "count must be a whole number",
-                       "頭数は整数にしてください") from None
+        raise _invalid("count", "count_not_whole") from None
     if not 1 <= count <= MAX_COUNT:
-        raise _invalid("count", f"count must be 1 to {MAX_COUNT}",
-                       f"頭数は1〜{MAX_COUNT}にしてください")
+        raise _invalid("count", "count_range", max=MAX_COUNT)
     return count
 
 
@@ -87,15 +82,13 @@ def _confidence(value: Any) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise _invalid("confidence", "confidence must be a number from 0 to 1",
-                       "確信度は0〜1の数値にしてください")
+        raise _invalid("confidence", "confidence")
     try:
         number = float(value)
     except ValueError:
         number = math.nan
     if not (math.isfinite(number) and 0 <= number <= 1):
-        raise _invalid("confidence", "confidence must be a number from 0 to 1",
-                       "確信度は0〜1の数値にしてください")
+        raise _invalid("confidence", "confidence")
     return number
 
 
@@ -105,12 +98,11 @@ def _image(value: Any) -> bytes | None:
     if isinstance(value, bytes):
         return value
     if not isinstance(value, str):
-        raise _invalid("image", "image must be base64 text", "画像はbase64の文字列にしてください")
+        raise _invalid("image", "image_not_text")
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        raise _invalid("image", "image is not valid base64",
-                       "画像のbase64が正しくありません") from None
+        raise _invalid("image", "image_not_base64") from None
 
 
 class Ingest:
@@ -132,28 +124,23 @@ class Ingest:
         if device.status == "retired":
             raise Forbidden(f"device {device.id} is retired and may not report")
         if not isinstance(body, Mapping):
-            raise _invalid("body", "the body must be a JSON object",
-                           "本文はJSONオブジェクトにしてください")
+            raise _invalid("body", "not_an_object")
         unknown = sorted(set(body) - FIELDS)
         if unknown:
-            raise _invalid(unknown[0], f"unknown field {unknown[0]!r}",
-                           f"不明な項目「{unknown[0]}」があります")
+            raise _invalid(unknown[0], "unknown_field", name=unknown[0])
         check_texts({name: value for name, value in body.items()
                      if isinstance(value, str) and name != "image"})
         event_id = body.get("event_id")
         if isinstance(event_id, int) and not isinstance(event_id, bool):
             event_id = str(event_id)
         if not isinstance(event_id, str) or not 1 <= len(event_id.strip()) <= 200:
-            raise _invalid("event_id", "give the device's own event id (1 to 200 characters)",
-                           "機器のイベントID（200文字以内）を指定してください")
+            raise _invalid("event_id", "event_id")
         event_id = event_id.strip()
         event = body.get("event") or "detection"
         if event not in EVENTS:
-            raise _invalid("event", f"event must be one of {', '.join(EVENTS)}",
-                           f"event は {', '.join(EVENTS)} のいずれかにしてください")
+            raise _invalid("event", "event_unknown", events=", ".join(EVENTS))
         if event == "triggered" and device.kind != "trap":
-            raise _invalid("event", "only a trap transmitter reports 'triggered'",
-                           "「triggered」はわな発信機だけが送れます")
+            raise _invalid("event", "trap_only")
         observed = _time(body.get("time"), now)
         if body.get("species") is None and event == "triggered":
             species = "other"  # a trap knows it closed, not always on what

@@ -62,6 +62,10 @@ class DetectionSource(StoreSource):
         self.days = days
         self.root = root
 
+    def value_label(self, value: str, lang: Lang) -> str | None:
+        """A species' name in ``lang``, from the wildlife vocabulary (None if unknown)."""
+        return label(SPECIES, value, lang) if value in SPECIES else None
+
     def within(self, days: int) -> DetectionSource:
         """The same source over another window."""
         return DetectionSource(self.engine, staff=self.staff, days=days, root=self.root)

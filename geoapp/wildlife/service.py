@@ -6,6 +6,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from geoapp.mail.render import MailTexts
 from geoapp.photos.media import MediaStore
 from geoapp.photos.pool import PhotoPool
 from geoapp.reports.boundary import CityBoundary
@@ -21,13 +22,13 @@ class WildlifeService:
 
     def __init__(self, engine: sa.Engine, media_root: Path, boundary: CityBoundary, *,
                  mail_root: str, layer_root: str = "", recent_days: int = 7,
-                 photos: PhotoPool | None = None) -> None:
+                 photos: PhotoPool | None = None, mail: MailTexts | None = None) -> None:
         self.engine = engine
         self.boundary = boundary
         self.devices = Devices(engine)
         # A folder of its own: the report sweep never sees (and never removes) these photos.
         self.media = MediaStore(media_root)
-        self.alerts = Alerts(engine, boundary, mail_root)
+        self.alerts = Alerts(engine, boundary, mail_root, mail)
         self.ingest = Ingest(engine, self.devices, self.media, self.alerts, photos)
         self.public = DetectionSource(engine, days=recent_days, root=layer_root)
         self.staff = DetectionSource(engine, staff=True, days=recent_days, root=layer_root)

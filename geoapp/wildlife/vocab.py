@@ -42,6 +42,12 @@ VISIBILITIES: dict[str, tuple[str, str]] = {
 EVENTS = ("detection", "triggered")
 
 
+def names(table: dict[str, tuple[str, str]], code: str) -> dict[str, str]:
+    """A code's names by language, for texts rendered later in a reader's language."""
+    ja, en = table[code]
+    return {"ja": ja, "en": en}
+
+
 def label(table: dict[str, tuple[str, str]], code: str, lang: Lang) -> str:
     """A code's name in ``lang``."""
     ja, en = table[code]
@@ -53,8 +59,8 @@ def species_code(text: object, field: str = "species") -> str:
     raw = str(text or "").strip()
     code = raw.lower() if raw.lower() in SPECIES else SPECIES_ALIASES.get(raw)
     if code is None:
-        raise InvalidInput(field, f"unknown species {raw!r}; use one of {', '.join(SPECIES)}",
-                           detail_ja=f"動物の種類「{raw}」は使えません（{', '.join(SPECIES)}）")
+        raise InvalidInput(field, key="error.vocab.species", name=raw,
+                           codes=", ".join(SPECIES))
     return code
 
 
@@ -62,6 +68,6 @@ def choice(table: dict[str, tuple[str, str]], text: object, field: str) -> str:
     """A code that must be one of ``table``'s; InvalidInput otherwise."""
     code = str(text or "").strip()
     if code not in table:
-        raise InvalidInput(field, f"{field} must be one of {', '.join(table)}",
-                           detail_ja=f"{field} は {', '.join(table)} のいずれかにしてください")
+        raise InvalidInput(field, key="error.vocab.choice", name=field,
+                           codes=", ".join(table))
     return code

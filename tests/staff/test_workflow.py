@@ -65,8 +65,9 @@ def test_the_later_of_two_saves_is_refused_not_lost(service, accounts, workflow,
     report = _report(service)
     road, admin = _user(accounts, "road"), _user(accounts, "admin")
     workflow.apply(report.id, road, ActionRequest("note", 1, body="先に保存"), NOW)
-    with pytest.raises(StaleEdit, match="読み込み直して"):
+    with pytest.raises(StaleEdit, match="reload the page") as stale:  # str(): English
         workflow.apply(report.id, admin, ActionRequest("note", 1, body="後から保存"), NOW)
+    assert "読み込み直して" in stale.value.message("ja")
     assert [e.body for e in queries.events(store.engine, report.id)] == ["先に保存"]
 
 
