@@ -110,7 +110,7 @@ class PhotoRejected(InvalidInput):
     def __init__(self, index: int, reason: str, detail: str | None = None,
                  detail_ja: str | None = None, **values: Any) -> None:
         # Without a message given, the catalogue's ``error.photo.<reason>``, counted from 1.
-        keyed = {} if detail else {"key": f"error.photo.{reason}", "n": index + 1}
+        keyed: dict[str, Any] = {} if detail else {"key": f"error.photo.{reason}", "n": index + 1}
         super().__init__(f"photos[{index}]", detail, detail_ja=detail_ja, **keyed, **values)
         self.index = index
         self.reason = reason  # a stable code: not_an_image, too_large, truncated, too_many_pixels
