@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -196,16 +197,21 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         environ = {**os.environ, "GEOAPP_ENVIRONMENT": "test",
                    "GEOAPP_DATA_DIR": str(data_dir), **(env or {})}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "geoapp", "serve", "--port", str(self.port)],
-            env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        )
+        # The server's log goes to a file, never to a pipe nobody reads: once a pipe's
+        # buffer is full the server blocks on its next access-log line and stops answering.
+        handle, log_name = tempfile.mkstemp(prefix=f"geoapp-{self.port}-", suffix=".log")
+        self.log = Path(log_name)
+        with os.fdopen(handle, "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "geoapp", "serve", "--port", str(self.port)],
+                env=environ, stdout=log, stderr=subprocess.STDOUT,
+            )
         # Generous: a loaded machine running the suite in parallel may take this long to
         # start Python and migrate a new store; a healthy start answers within seconds.
         deadline = time.monotonic() + STARTUP_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                output = self.process.stdout.read().decode() if self.process.stdout else ""
+                output = self.log.read_text(errors="replace")
                 raise RuntimeError(f"geoapp exited at start-up:\n{output}")
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
