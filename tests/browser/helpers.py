@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from playwright.sync_api import Browser, ConsoleMessage, Page, Route
+from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Route
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE_JS = ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -194,8 +194,15 @@ def open_watched_page(browser: Browser, watch: PageWatch, locale: str = "ja-JP")
 
     page.on("console", console)
     page.on("pageerror", lambda e: watch.page_errors.append(str(e)))
-    page.on("requestfailed", lambda r: urlsplit(r.url).hostname in LOCAL_HOSTS | {TILE_HOST}
-            and watch.failed_requests.append(f"{r.url}: {r.failure}"))
+    def request_failed(request: Request) -> None:
+        # ERR_ABORTED is the browser itself dropping a request when the page navigates
+        # away (a form posted while a stylesheet was still loading), not a failed answer;
+        # answers geoapp really failed are caught as HTTP errors or other net errors.
+        if (urlsplit(request.url).hostname in LOCAL_HOSTS | {TILE_HOST}
+                and request.failure != "net::ERR_ABORTED"):
+            watch.failed_requests.append(f"{request.url}: {request.failure}")
+
+    page.on("requestfailed", request_failed)
     page.on("response", lambda r: r.status >= 400 and watch.http_errors.append(
         f"{r.status} {r.url}"))
     return page

@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import re
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -20,8 +20,6 @@ from PIL import Image
 from playwright.sync_api import Page, expect
 
 from tests.browser.helpers import (
-    TILE_HOST,
-    PageWatch,
     assert_axe_clean,
     describe_axe,
     hide_map_panes,
@@ -99,14 +97,6 @@ def _marker(page: Page, number: str) -> dict:
     expect(point).to_be_visible()
     return {"fill": point.get_attribute("fill"), "label": point.get_attribute("aria-label"),
             "locator": point}
-
-
-def _forgive_cancelled_tiles(watch: PageWatch) -> None:
-    """Leaflet cancels the base-map tiles it no longer needs when the map zooms or the page
-    is left; Chromium reports those as failed (net::ERR_ABORTED). Any other failure stays."""
-    watch.failed_requests[:] = [
-        f for f in watch.failed_requests
-        if not (urlsplit(f).hostname == TILE_HOST and f.endswith("net::ERR_ABORTED"))]
 
 
 # --- a. from the map to the receipt, and back on the map -----------------------------------
@@ -209,7 +199,6 @@ def test_a_resident_reports_with_a_photo_and_sees_it_on_the_map(page, page_watch
         "href", f"/collections/reports/items/{number}?f=html&lang=ja")
     expect(popup.locator("dd", has_text="/media/")).to_have_count(0)  # not as a bare address
     page.wait_for_load_state("networkidle")
-    _forgive_cancelled_tiles(page_watch)
     page_watch.assert_clean()
 
 
@@ -244,7 +233,6 @@ def test_nearby_report_of_the_same_category_can_be_supported(page, page_watch, s
     expect(page.locator("#supporters")).to_have_text(str(before + 1))
     after = httpx.get(f"{server.url}/api/v1/reports/{existing['number']}").json()
     assert after["supporters"] == before + 1
-    _forgive_cancelled_tiles(page_watch)
     page_watch.assert_clean()
 
 
@@ -289,7 +277,6 @@ def test_report_text_is_shown_literally_everywhere(page, page_watch, server):
     expect(page.locator("#nearby-list li p")).to_have_text([XSS])
     _settle(page)
     _assert_not_run(page)
-    _forgive_cancelled_tiles(page_watch)
     page_watch.assert_clean()
 
 
@@ -319,7 +306,6 @@ def test_report_pages_have_no_wcag_violations(page, page_watch, server, photo_re
     expect(page.locator(".photos img")).to_have_count(1)
     page.wait_for_load_state("networkidle")
     assert_axe_clean(page, f"/reports/{number}{query} (with a photo)")
-    _forgive_cancelled_tiles(page_watch)
     page_watch.assert_clean()
 
 
@@ -347,7 +333,6 @@ def test_map_with_a_report_popup_has_no_wcag_violations(page, page_watch, server
     expect(page.locator(".leaflet-popup img")).to_be_visible()
     page.wait_for_load_state("networkidle")
     assert_axe_clean(page, "the map with a report's popup open")
-    _forgive_cancelled_tiles(page_watch)
     page_watch.assert_clean()
 
 
@@ -390,5 +375,4 @@ def test_a_location_outside_the_city_is_explained(page, page_watch, server, lang
     page_watch.http_errors.clear()
     page_watch.console_errors[:] = [e for e in page_watch.console_errors
                                     if "status of 422" not in e]
-    _forgive_cancelled_tiles(page_watch)
     page_watch.assert_clean()
