@@ -192,7 +192,7 @@ def test_three_processes_behind_haproxy_lose_nothing_when_the_leader_dies(
         assert all(sightings)
         # The confirmation request, the queued notices and one alert per sighting.
         expected = 1 + len(subjects) + len(sightings)
-        _wait_for(lambda: len(collector.messages) >= expected, 15)
+        _wait_for(lambda: len(collector.messages) >= expected, 60)  # a bound, not a speed
         time.sleep(10 * 0.3)  # ten mail intervals more: nothing is sent twice
         notices = [m["Subject"] for m in collector.messages if m["To"] != ALERTED]
         assert sorted(notices) == sorted(subjects)
