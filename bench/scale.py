@@ -172,20 +172,25 @@ def _database(engine_name: str, folder: Path) -> tuple[str, sa.Engine | None]:
     return POSTGRES.rsplit("/", 1)[0] + f"/{name}", admin
 
 
+def load_reports(url: str, count: int) -> None:
+    """Migrate and seed the store at ``url`` and bulk-insert ``count`` synthetic reports."""
+    engine = open_engine(url, sqlite_synchronous="NORMAL")
+    migrate(engine)
+    ReportStore(engine).seed(read_yaml(ROOT / "data" / "reports.yaml"))
+    insert_reports(engine, synthetic_reports(count))
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(sa.text("ANALYZE reports"))
+    engine.dispose()
+
+
 def run(engine_name: str, count: int, trees: dict[str, Path], repeat: int) -> None:
     """Load ``count`` reports into one engine and measure every tree on it."""
     with tempfile.TemporaryDirectory(prefix="geoapp-scale-") as tmp:
         url, admin = _database(engine_name, Path(tmp))
         try:
-            engine = open_engine(url, sqlite_synchronous="NORMAL")
-            migrate(engine)
-            ReportStore(engine).seed(read_yaml(ROOT / "data" / "reports.yaml"))
             started = time.perf_counter()
-            insert_reports(engine, synthetic_reports(count))
-            if engine.dialect.name == "postgresql":
-                with engine.connect() as conn:
-                    conn.execute(sa.text("ANALYZE reports"))
-            engine.dispose()
+            load_reports(url, count)
             print(f"\n{engine_name}: {count:,} reports inserted in "
                   f"{time.perf_counter() - started:.1f} s")
             figures = {}

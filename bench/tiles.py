@@ -28,15 +28,12 @@ from pathlib import Path
 import mapbox_vector_tile
 import sqlalchemy as sa
 from common import HOST
-from scale import ROOT, Server, _database
+from scale import ROOT, Server, _database, load_reports
 
 sys.path.insert(0, str(ROOT))
 
 from geoapp.features.tiles import Tile  # noqa: E402
-from geoapp.store.engine import migrate, open_engine  # noqa: E402
-from geoapp.store.reports import ReportStore  # noqa: E402
-from geoapp.yamlfile import read_yaml  # noqa: E402
-from tests.bulk import CITY_BBOX, insert_reports, synthetic_reports  # noqa: E402
+from tests.bulk import CITY_BBOX  # noqa: E402
 
 ZOOMS = (10, 14, 17)
 
@@ -90,14 +87,7 @@ def run(engine_name: str, reports: int, count: int) -> None:
     with tempfile.TemporaryDirectory(prefix="geoapp-tiles-") as tmp:
         url, admin = _database(engine_name, Path(tmp))
         try:
-            engine = open_engine(url, sqlite_synchronous="NORMAL")
-            migrate(engine)
-            ReportStore(engine).seed(read_yaml(ROOT / "data" / "reports.yaml"))
-            insert_reports(engine, synthetic_reports(reports))
-            if engine.dialect.name == "postgresql":
-                with engine.connect() as conn:
-                    conn.execute(sa.text("ANALYZE reports"))
-            engine.dispose()
+            load_reports(url, reports)
             print(f"\n{engine_name}: {reports:,} reports")
             server = Server(ROOT, url, Path(tmp) / "var")
             try:
