@@ -28,7 +28,7 @@ from pathlib import Path
 import mapbox_vector_tile
 import sqlalchemy as sa
 from common import HOST
-from scale import ROOT, Server, _database, load_reports
+from scale import ROOT, Geoapp, _database, load_reports
 
 sys.path.insert(0, str(ROOT))
 
@@ -89,7 +89,7 @@ def run(engine_name: str, reports: int, count: int) -> None:
         try:
             load_reports(url, reports)
             print(f"\n{engine_name}: {reports:,} reports")
-            server = Server(ROOT, url, Path(tmp) / "var")
+            server = Geoapp(ROOT, url, Path(tmp) / "var")
             try:
                 measure(server.port, count)
             finally:
