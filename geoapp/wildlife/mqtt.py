@@ -16,6 +16,8 @@ from urllib.parse import unquote, urlsplit
 import orjson
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from geoapp.errors import GeoappError, StoreUnavailable
 from geoapp.wildlife.ingest import Ingest
@@ -57,6 +59,7 @@ class Subscriber:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
 
     @property
     def topic(self) -> str:
@@ -85,8 +88,8 @@ class Subscriber:
                     self.topic)
 
     def _on_subscribe(self, _client: paho.Client, _userdata: object, _mid: int,
-                      reason_codes: list[object], _properties: object) -> None:
-        if any(getattr(code, "is_failure", False) for code in reason_codes):
+                      reason_codes: list[ReasonCode], _properties: Properties) -> None:
+        if any(code.is_failure for code in reason_codes):
             logger.warning("MQTT broker refused the subscription to %s: %s", self.topic,
                            reason_codes)
             return
