@@ -182,13 +182,14 @@ class LeadHeld:
     def __init__(self, postgis_url: str) -> None:
         self.engine = sa.create_engine(postgis_url)
         self.conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        pid = self.conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
         self.waiter = threading.Thread(target=self.conn.execute, args=(
             sa.text("SELECT pg_advisory_lock(:key)"), {"key": ADVISORY_KEY}), daemon=True)
         self.waiter.start()
         with self.engine.connect() as probe:  # queued behind the leader before it dies
             _wait_for(lambda: probe.execute(sa.text(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
-            ).scalar_one() == 1, 10)
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                "AND pid = :pid"), {"pid": pid}).scalar_one() == 1, 10)
 
     def wait(self) -> None:
         """Until the lock is the test's (the leader has died)."""
