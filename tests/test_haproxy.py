@@ -142,7 +142,7 @@ class Camera:
         self.client.loop_start()
 
     def publish(self, event_id: str) -> paho.MQTTMessageInfo:
-        """Send one detection; the answer is published once the broker acknowledged it."""
+        """Send one detection; its info says is_published() once the broker acknowledged it."""
         body = {"key": self.key, "event_id": event_id, "species": "bear",
                 "time": datetime.now(UTC).isoformat()}
         return self.client.publish(self.topic, json.dumps(body), qos=1)
