@@ -122,7 +122,8 @@ def test_every_door_answers_503_while_the_database_is_away_and_recovers(served):
 def test_readyz_is_200_while_the_store_answers(engine_client):
     response = engine_client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "leader": True}  # a lone process leads
+    assert response.json() == {"status": "ready", "leader": True,  # a lone process leads
+                               "mqtt": False}  # no broker configured
     assert engine_client.get("/healthz").status_code == 200
 
 

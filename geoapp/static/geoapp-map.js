@@ -202,9 +202,102 @@
         }
       }
     });
+    if (cfg.inView) {
+      followView(group);
+      return group;
+    }
     // A layer is fetched when it is first shown, not at page open: hidden ones cost nothing.
     group.once("add", function () { load(group); });
     return group;
+  }
+
+  function followView(group) {
+    // Drawn by the map's view: asked for again after every move while shown.
+    var shownOn = null;
+    function reload() { loadInView(group); }
+    group.on("add", function () {
+      shownOn = group._map;
+      shownOn.on("moveend", reload);
+      reload();
+    });
+    group.on("remove", function () {
+      if (shownOn) { shownOn.off("moveend", reload); }
+      shownOn = null;
+    });
+  }
+
+  function viewBox(map, area) {
+    // The view as minLon,minLat,maxLon,maxLat, rounded outwards to a micro-degree, within
+    // the world and the queue's own area filter; null where the two do not meet.
+    var b = map.getBounds();
+    var box = [Math.floor(b.getWest() * 1e6) / 1e6, Math.floor(b.getSouth() * 1e6) / 1e6,
+               Math.ceil(b.getEast() * 1e6) / 1e6, Math.ceil(b.getNorth() * 1e6) / 1e6];
+    var limits = area || [-180, -90, 180, 90];
+    box = [Math.max(box[0], limits[0], -180), Math.max(box[1], limits[1], -90),
+           Math.min(box[2], limits[2], 180), Math.min(box[3], limits[3], 90)];
+    return box[0] <= box[2] && box[1] <= box[3] ? box : null;
+  }
+
+  function loadInView(group) {
+    // One request for the view (at most cfg.limit reports). A marker still in the answer
+    // stays as it is (an open popup stays open), the others go, new ones are added; an
+    // answer overtaken by a later move is dropped.
+    var cfg = group.geoappConfig;
+    var map = group._map;
+    if (!map) { return; }
+    var asked = (group.geoappAsked || 0) + 1;
+    group.geoappAsked = asked;
+    var box = viewBox(map, cfg.area);
+    var answer = box === null
+      ? Promise.resolve({ type: "FeatureCollection", features: [], numberReturned: 0,
+                          numberMatched: 0 })
+      : fetch(cfg.url + (cfg.url.indexOf("?") === -1 ? "?" : "&") + "bbox=" + box.join(","),
+              { headers: { Accept: "application/geo+json" } })
+          .then(function (response) {
+            if (!response.ok) { throw new Error(response.status + " " + response.url); }
+            return response.json();
+          });
+    answer.then(function (body) {
+      if (asked !== group.geoappAsked) { return; }
+      var drawn = group.geoappDrawn || {};
+      var next = {};
+      (body.features || []).forEach(function (feature) {
+        var key = JSON.stringify(feature);
+        var old = drawn[feature.id];
+        if (old && (old.geoappKey === key || old.isPopupOpen())) {
+          next[feature.id] = old;
+          return;
+        }
+        L.geoJSON(feature, group.geoappData.options).eachLayer(function (layer) {
+          layer.geoappKey = key;
+          next[feature.id] = layer;
+          group.addLayer(layer);
+        });
+        if (old) { group.removeLayer(old); }
+      });
+      Object.keys(drawn).forEach(function (id) {
+        if (!Object.prototype.hasOwnProperty.call(next, id)) { group.removeLayer(drawn[id]); }
+      });
+      group.geoappDrawn = next;
+      group.geoappAnswered = asked;
+      var count = (body.features || []).length;
+      // Counted up to a bound: no numberMatched means more than it counts, so more than drawn.
+      group.geoappMore = body.numberMatched === undefined ? count >= cfg.limit
+                                                          : body.numberMatched > count;
+      var status = document.getElementById(cfg.statusId);
+      if (status) {
+        status.textContent = group.geoappMore ? cfg.tooManyMessage
+          : fill(cfg.shownMessage, { n: count.toLocaleString("en-US") });
+      }
+      group.geoappLoaded = true;
+      group.fire("geoapp:loaded", { count: count });
+      document.dispatchEvent(new CustomEvent("geoapp:layer-loaded",
+        { detail: { id: cfg.id, count: count } }));
+    }).catch(function () {
+      if (asked !== group.geoappAsked) { return; }
+      var status = document.getElementById(cfg.statusId);
+      if (status) { status.textContent = cfg.failMessage + ": " + cfg.title; }
+    });
   }
 
   function tileStyle(cfg) {

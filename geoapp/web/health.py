@@ -16,8 +16,11 @@ router = APIRouter()
 def ready(request: Request) -> dict[str, object]:
     """200 while the database answers a trivial query; 503 (problem+json) while it does not.
 
-    ``leader`` says whether this process runs the background work (geoapp.leader).
+    ``leader`` says whether this process runs the background work (geoapp.leader), and
+    ``mqtt`` whether it holds the wildlife MQTT subscription now (only the leader does).
     """
     ping(request.app.state.reports.store.engine)
     leader = getattr(request.app.state, "leader", None)
-    return {"status": "ready", "leader": bool(leader and leader.leading)}
+    subscriber = getattr(request.app.state, "wildlife_mqtt", None)
+    return {"status": "ready", "leader": bool(leader and leader.leading),
+            "mqtt": bool(subscriber is not None and subscriber.subscribed.is_set())}

@@ -22,7 +22,7 @@ from geoapp.features.params import (
     whole_number,
 )
 from geoapp.i18n import DEFAULT_LANG
-from geoapp.maps.staff import build_staff_map
+from geoapp.maps.staff import InView, build_staff_map
 from geoapp.staff import exports, figures, queries, replies
 from geoapp.staff.accounts import Session
 from geoapp.staff.workflow import STATE_ACTIONS, ActionRequest
@@ -48,6 +48,8 @@ def _lookups(request: Request) -> dict[str, Any]:
 
 #: Reports a staff map draws at most (the first in the queue's order); an export has them all.
 MAP_LIMIT = 1000
+#: The queue map's status line: how many reports of its view it draws.
+MAP_STATUS_ID = "staff-map-status"
 
 
 def _map_url(params: dict[str, str]) -> str:
@@ -64,13 +66,16 @@ def queue_page(request: Request, templates: TemplatesDep, settings: SettingsDep,
     # More than COUNT_LIMIT match: not counted, so the last page is not known either.
     pages = None if total is None else max(1, -(-total // queries.PER_PAGE))
     more = flt.page < (pages or queries.MAX_PAGE)
-    # The map shows the same filtered reports; the browser fetches them with its session.
+    # The map shows the same filtered reports in its view (the first MAP_LIMIT of them):
+    # the browser adds the view's bbox, fetches with its session, and again after a move.
     staff_map = build_staff_map(request.app.state.catalog, settings,
                                 request.app.state.assets, lang,
-                                _map_url(flt.query_string(page=None)))
+                                _map_url(flt.query_string(page=None, bbox=None)),
+                                in_view=InView(MAP_LIMIT, MAP_STATUS_ID, flt.bbox))
     return templates.TemplateResponse(request, "staff/queue.html", {
         "session": session, "rows": rows, "total": total, "filter": flt, "pages": pages,
         "more": more, "count_limit": COUNT_LIMIT, "map_limit": MAP_LIMIT,
+        "map_status_id": MAP_STATUS_ID,
         "map": staff_map, **_lookups(request)})
 
 

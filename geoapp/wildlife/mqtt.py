@@ -16,6 +16,8 @@ from urllib.parse import unquote, urlsplit
 import orjson
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from geoapp.errors import GeoappError, StoreUnavailable
 from geoapp.wildlife.ingest import Ingest
@@ -42,6 +44,9 @@ class Subscriber:
         self.host, self.port, username, password, tls = parse_broker(url)
         self.prefix = prefix.strip("/")
         self.connected = threading.Event()
+        #: Set once the broker granted the subscription (SUBACK), cleared when the connection
+        #: ends: whether this process is the one receiving the devices' messages now.
+        self.subscribed = threading.Event()
         # Manual acks: a message is acknowledged only once it is stored (or refused for
         # good), so a database failure leaves it with the broker to be delivered again.
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
@@ -54,6 +59,7 @@ class Subscriber:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
 
     @property
     def topic(self) -> str:
@@ -67,6 +73,7 @@ class Subscriber:
 
     def stop(self) -> None:
         """Disconnect and stop the network thread."""
+        self.subscribed.clear()
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -80,9 +87,18 @@ class Subscriber:
         logger.info("MQTT connected to %s:%s, subscribed to %s", self.host, self.port,
                     self.topic)
 
+    def _on_subscribe(self, _client: paho.Client, _userdata: object, _mid: int,
+                      reason_codes: list[ReasonCode], _properties: Properties) -> None:
+        if any(code.is_failure for code in reason_codes):
+            logger.warning("MQTT broker refused the subscription to %s: %s", self.topic,
+                           reason_codes)
+            return
+        self.subscribed.set()
+
     def _on_disconnect(self, _client: paho.Client, _userdata: object, _flags: object,
                        reason_code: object, _properties: object) -> None:
         self.connected.clear()
+        self.subscribed.clear()
         logger.warning("MQTT disconnected (%s); reconnecting", reason_code)
 
     def _on_message(self, client: paho.Client, _userdata: object,

@@ -73,9 +73,10 @@ def test_mqtt_detections_are_stored_and_survive_a_broker_restart(tmp_path, datab
     app, prefix, device, key = _mqtt_app(tmp_path, database_url, broker, "bear cam", "ai_camera",
                                          "bear")
     engine = app.state.wildlife.engine
-    with TestClient(app):
+    with TestClient(app) as client:
         subscriber = app.state.wildlife_mqtt
-        assert subscriber.connected.wait(10)
+        assert subscriber.connected.wait(10) and subscriber.subscribed.wait(10)
+        assert client.get("/readyz").json()["mqtt"] is True  # this process holds it
         _publish(broker, prefix, device.id, {"key": key, "event_id": "before", "time": at(),
                                      "species": "bear"})
         _publish(broker, prefix, device.id, {"key": "wrong", "event_id": "bad-key", "time": at(),
@@ -91,7 +92,7 @@ def test_mqtt_detections_are_stored_and_survive_a_broker_restart(tmp_path, datab
         _publish(broker, prefix, device.id, {"key": key, "event_id": "after", "time": at(),
                                      "species": "bear"})
         _wait(lambda: _detections(engine) == ["before", "after"], timeout=20)
-        assert subscriber.connected.is_set()
+        assert subscriber.connected.is_set() and subscriber.subscribed.is_set()
     time.sleep(0.5)
     assert _detections(engine) == ["before", "after"]
 
