@@ -64,8 +64,9 @@ def public_json(request: Request, report: Report, service: ReportService) -> dic
     return {
         "number": str(report.id),
         "url": f"{root}/reports/{report.id}",
-        "category": {"code": category.code, "ja": category.name_ja, "en": category.name_en},
-        "status": {"code": status.code, "ja": status.name_ja, "en": status.name_en,
+        # Named in every language spoken (ja and en always; pages pick the reader's).
+        "category": {"code": category.code, **category.names()},
+        "status": {"code": status.code, **status.names(),
                    "group": status.public_group, "open": status.is_open},
         "description": report.description,
         "attributes": report.attributes,
@@ -267,10 +268,8 @@ def api_categories(service: ServiceDep) -> JSONResponse:
     """The categories a report may have today, with their departments and extra fields."""
     departments = {d.code: d for d in service.store.departments()}
     return JSONResponse([
-        {"code": c.code, "ja": c.name_ja, "en": c.name_en,
-         "department": {"code": c.department_code,
-                        "ja": departments[c.department_code].name_ja,
-                        "en": departments[c.department_code].name_en},
+        {"code": c.code, **c.names(),
+         "department": {"code": c.department_code, **departments[c.department_code].names()},
          "requires_photo": c.requires_photo, "season": c.season, "attributes": c.attributes}
         for c in service.categories_open(datetime.now(UTC))
     ])
