@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -163,6 +164,10 @@ def test_a_third_language_names_categories_states_and_species_from_its_catalogue
         # A name the catalogue leaves out is the data's English one (never an empty cell).
         other = client.get(f"/reports/{bench}?lang=xx").text
         assert "Benches" in other and "XX-received" in other
+        # The map's popups and a feature's page take their title from the same names.
+        assert _layer_config(client, "xx", "reports")["titles"]["gutter"] == "XX-gutters"
+        item = client.get(f"/collections/reports/items/{gutter}?f=html&lang=xx").text
+        assert "<h1>XX-gutters</h1>" in item
         api = client.get(f"/api/v1/reports/{gutter}").json()
         assert api["category"] == {"code": "gutter", "ja": "側溝・排水",
                                    "en": "Gutters and drains", "xx": "XX-gutters"}
@@ -265,15 +270,19 @@ def test_a_layer_s_value_labels_are_checked_at_start(tmp_path, labels, message):
     assert "reports.yaml" in error.value.detail and message in error.value.detail
 
 
-def _color_labels(client: TestClient, lang: str, layer_id: str) -> dict[str, str]:
+def _layer_config(client: TestClient, lang: str, layer_id: str) -> dict[str, Any]:
     import json
 
     html = client.get(f"/?lang={lang}", headers={"Accept": "text/html"}).text
     for raw in re.findall(r"geoapp\.featureLayer\((\{.*?\})\);\n", html):
         config = json.loads(raw)
         if config["id"] == layer_id:
-            return config["colorLabels"]
+            return config
     raise AssertionError(f"no layer {layer_id} on the map")
+
+
+def _color_labels(client: TestClient, lang: str, layer_id: str) -> dict[str, str]:
+    return _layer_config(client, lang, layer_id)["colorLabels"]
 
 
 def test_map_values_are_named_by_the_layer_file_and_species_by_the_vocabulary(engine_client):

@@ -15,6 +15,7 @@ from geoapp.errors import NotFound
 from geoapp.features.live import StoreSource, parse_whole, same_instant
 from geoapp.features.params import parse_id
 from geoapp.features.source import BBox, Feature
+from geoapp.i18n import Lang
 from geoapp.store import versions
 from geoapp.store.records import Report
 from geoapp.store.reports import ReportStore
@@ -38,6 +39,15 @@ class ReportSource(StoreSource):
         self.store = store
         self.engine = store.engine
         self.root = root  # URL prefix for report pages and photos
+
+    def value_names(self, key: str, lang: Lang) -> dict[str, str]:
+        """The names in ``lang`` of the codes the property ``key`` holds (category_code,
+        status_code; empty for any other), for titles and popups."""
+        if key == "category_code":
+            return {c.code: c.name(lang) for c in self.store.categories(active_only=False)}
+        if key == "status_code":
+            return {s.code: s.name(lang) for s in self.store.statuses()}
+        return {}
 
     def _visible(self) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
         categories = {c.code: c for c in self.store.categories(active_only=False)}
