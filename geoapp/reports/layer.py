@@ -16,6 +16,7 @@ from geoapp.features.live import StoreSource, parse_whole, same_instant
 from geoapp.features.params import parse_id
 from geoapp.features.source import BBox, Feature
 from geoapp.i18n import Lang
+from geoapp.japantime import iso
 from geoapp.store import versions
 from geoapp.store.records import Report
 from geoapp.store.reports import ReportStore
@@ -75,8 +76,10 @@ class ReportSource(StoreSource):
             "photos": len(report.photos),
             "thumbnail": f"{self.root}/media/{thumb}" if thumb else None,
             "url": f"{self.root}/reports/{report.id}",
-            "created_at": report.created_at.isoformat(timespec="seconds"),
-            "updated_at": report.updated_at.isoformat(timespec="seconds"),
+            # Japan time with its offset (as Open311 and the wildlife layer): the same
+            # instant for machines, the local time for a person reading a CSV or a popup.
+            "created_at": iso(report.created_at),
+            "updated_at": iso(report.updated_at),
         }
         geometry = {"type": "Point", "coordinates": [report.lon, report.lat]}
         return Feature(str(report.id), geometry, props)

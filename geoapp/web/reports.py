@@ -17,6 +17,7 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 from geoapp.errors import InvalidInput, NotFound, PayloadTooLarge, status_for
 from geoapp.features.params import parse_id
 from geoapp.i18n import DEFAULT_LANG, Lang
+from geoapp.japantime import iso
 from geoapp.maps.picker import build_picker_map, build_report_map
 from geoapp.reports.service import MAX_PHOTOS, Outcome, ReportService, Submission
 from geoapp.staff.queries import events
@@ -75,8 +76,8 @@ def public_json(request: Request, report: Report, service: ReportService) -> dic
         "photos": [{"url": f"{root}/media/{p.media_key}",
                     "thumbnail": f"{root}/media/{p.thumb_key}",
                     "width": p.width, "height": p.height} for p in report.photos],
-        "created_at": report.created_at.isoformat(timespec="seconds"),
-        "updated_at": report.updated_at.isoformat(timespec="seconds"),
+        "created_at": iso(report.created_at),  # Japan time, +09:00
+        "updated_at": iso(report.updated_at),
     }
 
 
@@ -164,6 +165,7 @@ def report_page(number: str, request: Request, service: ServiceDep, settings: Se
     replies = [e for e in events(service.store.engine, report.id, public_only=True) if e.body]
     return templates.TemplateResponse(request, "reports/show.html", {
         "report": public_json(request, report, service), "replies": replies,
+        "created_at": report.created_at, "updated_at": report.updated_at,
         "map": build_report_map(settings, request.app.state.assets, lang, report.lat, report.lon),
         "supported": request.query_params.get("supported") == "1",
     })
