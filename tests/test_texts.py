@@ -187,6 +187,10 @@ def test_a_third_language_names_categories_states_and_species_from_its_catalogue
         assert "XX-gutters" in queue and "XX-received" in queue and "XX-road-office" in queue
         assert "Benches" in queue
         assert "XX-gutters" in staff.get("/staff/dashboard?lang=xx").text
+        # The staff map draws the export's features with the public layer's titles.
+        mapped = staff.get("/staff/export.geojson?status=all&limit=10").json()["features"]
+        assert {f["properties"]["category_code"] for f in mapped} == {"gutter", "bench"}
+        assert '"titles": {' in queue and '"gutter": "XX-gutters"' in queue
         report = staff.get(f"/staff/reports/{gutter}?lang=xx").text
         assert "XX-gutters" in report and "XX-road-office" in report
         csrf = re.search(r'name="csrf" value="([^"]+)"', report).group(1)

@@ -48,6 +48,8 @@ def feature(row: QueueRow) -> dict[str, Any]:
         "geometry": {"type": "Point", "coordinates": [row.lon, row.lat]},
         "properties": {
             "number": str(row.id), "category": row.category_name(EXPORT_LANG),
+            # The code too: the staff map names it in the page's language (title_by).
+            "category_code": row.category_code,
             "status": row.status_name(EXPORT_LANG),
             "status_code": row.status_code, "status_group": row.status_group,
             "department": row.department_name(EXPORT_LANG), "priority": row.priority,
