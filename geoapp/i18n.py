@@ -9,6 +9,7 @@ whatever files are there. Everything is read and checked once, at import.
 from __future__ import annotations
 
 import string
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,13 @@ import yaml
 Lang = str
 LOCALES = Path(__file__).parent / "locales"
 DEFAULT_LANG: Lang = "ja"
+#: Families of catalogue keys (``<family>.<code>``) naming things kept as data: report
+#: categories, states and departments (named in Japanese and English in the store) and the
+#: wildlife vocabularies. They are optional in every catalogue, as the data already names
+#: them in ``ja`` and ``en`` (and a category an admin adds at run time is in no catalogue);
+#: a third language's catalogue names them in that language.
+DATA_NAMES = ("reports.category", "reports.status", "reports.department",
+              "wildlife.species", "wildlife.kind", "wildlife.status", "wildlife.visibility")
 
 
 class CatalogueError(ValueError):
@@ -69,18 +77,29 @@ def load(directory: Path) -> dict[Lang, dict[str, str]]:
     return load_with(directory, _flatten(_read(reference_path)))
 
 
+def _data_name(key: str) -> bool:
+    """Whether ``key`` names a thing kept as data (optional in every catalogue)."""
+    return any(key.startswith(f"{family}.") for family in DATA_NAMES)
+
+
 def load_with(directory: Path, reference: dict[str, str]) -> dict[Lang, dict[str, str]]:
     """The catalogues in ``directory``, each checked against the ``reference`` catalogue."""
     found = {path.stem: _flatten(_read(path))
              for path in sorted(directory.glob("*.yaml"))}
     for lang, catalogue in found.items():
-        missing = sorted(reference.keys() - catalogue.keys())
-        extra = sorted(catalogue.keys() - reference.keys())
+        missing = sorted(k for k in reference.keys() - catalogue.keys() if not _data_name(k))
+        extra = sorted(k for k in catalogue.keys() - reference.keys() if not _data_name(k))
         if missing or extra:
             raise CatalogueError(f"{lang}.yaml: missing {missing}, not in "
                                  f"{DEFAULT_LANG}.yaml {extra}")
-        # A translation may reorder placeholders but not invent or drop one.
+        # A translation may reorder placeholders but not invent or drop one; a name is
+        # shown as it is and has none.
         for key, text in catalogue.items():
+            if _data_name(key):
+                if _fields(text):
+                    raise CatalogueError(f"{lang}.yaml: {key} is a name and takes no "
+                                         f"placeholders, not {_fields(text)}")
+                continue
             if _fields(text) != _fields(reference[key]):
                 raise CatalogueError(f"{lang}.yaml: {key} has placeholders {_fields(text)}, "
                                      f"{DEFAULT_LANG}.yaml {_fields(reference[key])}")
@@ -139,6 +158,24 @@ def in_lang(lang: Lang, value: object) -> object:
     if not isinstance(value, dict):
         return value
     return value.get(lang) or value.get("en") or value.get(DEFAULT_LANG, "")
+
+
+def data_name(family: str, code: str, lang: Lang, own: Mapping[Lang, str]) -> str:
+    """What the thing ``code`` of ``family`` (one of DATA_NAMES) is called in ``lang``.
+
+    The one place such names are chosen: the catalogue's ``<family>.<code>`` when the
+    language's catalogue has it, else the data's own name in ``lang`` (``own``, e.g. a
+    category's name_ja and name_en columns), else English, else Japanese, as for every
+    name kept as data (``in_lang``). So a category an admin added at run time still shows.
+    """
+    named = _CATALOGUES.get(lang, {}).get(f"{family}.{code}")
+    return named if named else str(in_lang(lang, dict(own)))
+
+
+def data_names(family: str, code: str, own: Mapping[Lang, str]) -> dict[Lang, str]:
+    """The names of ``code`` in every language spoken, for texts rendered later in a reader's
+    language (mails, error messages) and for JSON keyed by language."""
+    return {lang: data_name(family, code, lang, own) for lang in languages()}
 
 
 @cache

@@ -23,6 +23,12 @@ def local(moment: datetime) -> datetime:
     return moment.astimezone(JST)
 
 
+def iso(moment: datetime) -> str:
+    """``moment`` as ISO 8601 in Japan time with its offset (``2026-12-01T23:09:00+09:00``):
+    the same instant for a machine, the local time for a person reading a file."""
+    return local(moment).isoformat(timespec="seconds")
+
+
 def today(now: datetime) -> date:
     """The date in Japan at ``now``."""
     return local(now).date()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from geoapp.app import create_app
 from geoapp.errors import LayerConfigError
 from geoapp.settings import PROJECT_ROOT, Settings
 from tests.wildlife.conftest import CITY_HALL as WILD_CITY_HALL
-from tests.wildlife.conftest import NOW, at
+from tests.wildlife.conftest import at
 
 LAYERS = PROJECT_ROOT / "layers"
 REPORTS = "/collections/reports/items"
@@ -120,13 +121,14 @@ def test_a_me_too_changes_the_features_etag(engine_client):
 
 def test_a_new_wildlife_detection_changes_its_etag(engine_client):
     app = engine_client.app
+    now = datetime.now(UTC).replace(microsecond=0)
     _, key = app.state.wildlife.devices.register(
         name="cam", kind="ai_camera", lon=WILD_CITY_HALL[0], lat=WILD_CITY_HALL[1],
-        species=["bear"], owner="市", now=NOW, visibility="exact")
+        species=["bear"], owner="市", now=now, visibility="exact")
     url = "/collections/wildlife_detections/items"
     before = engine_client.get(url).headers["etag"]
     posted = engine_client.post("/api/v1/wildlife/detections", headers={"X-Device-Key": key},
-                                json={"event_id": "e1", "time": at(), "species": "bear"})
+                                json={"event_id": "e1", "time": at(now), "species": "bear"})
     assert posted.status_code == 201
     after = engine_client.get(url, headers={"If-None-Match": before})
     assert after.status_code == 200 and len(after.json()["features"]) == 1

@@ -77,6 +77,7 @@ def _edit(path: Path, **changes: object) -> None:
         ({"source": {"type": "geojson", "path": "missing.geojson"}}, "missing.geojson"),
         ({"style": {"color": "blue"}}, "style.color"),
         ({"label_property": "nope"}, "label_property"),
+        ({"title_by": "nope"}, "title_by"),
         ({"unknown_key": 1}, "unknown_key"),
     ],
 )

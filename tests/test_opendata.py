@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import datetime
 
 import geopandas as gpd
 import pyogrio
@@ -67,6 +68,20 @@ def test_generic_csv_has_the_declared_properties_and_coordinates(client):
     boundary = _rows(client.get("/opendata/boundary.csv").content)
     assert boundary[1][-3] == "Polygon"
     assert max(len(cell) for row in boundary for cell in row) < 32_767  # fits a spreadsheet
+
+
+def test_times_in_csv_files_are_japan_time_with_their_offset(client):
+    """A person opening a CSV reads local time; a machine reads the offset (ISO 8601)."""
+    client.post("/api/v1/reports", data={"category": "gutter", "description": "側溝",
+                                         "lat": "37.9477", "lon": "139.3275"})
+    rows = _rows(client.get("/opendata/reports.csv").content)
+    record = dict(zip(rows[0], rows[1], strict=True))
+    posted = client.get("/api/v1/reports/1").json()["created_at"]
+    for column in ("created_at", "updated_at"):
+        assert record[column].endswith("+09:00"), record
+        assert datetime.fromisoformat(record[column]) == datetime.fromisoformat(posted)
+    bulk = _rows(client.get("/opendata/recommended/reports_open311_bulk.csv").content)
+    assert bulk[1][1].endswith("+09:00") and bulk[1][2].endswith("+09:00")
 
 
 def test_evacuation_sites_in_the_39_column_municipal_standard(client):

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,7 @@ from geoapp.settings import Settings
 from tests.conftest import ROOT
 from tests.imaging import GPS_IFD, phone_jpeg
 from tests.wildlife.conftest import CITY_HALL as WILD_CITY_HALL
-from tests.wildlife.conftest import NOW, at
+from tests.wildlife.conftest import at
 
 CITY_HALL = {"lat": "37.9477", "lon": "139.3275"}
 NOT_AN_IMAGE = b"these are my notes, not a photo"
@@ -199,6 +200,7 @@ def served(database_url: str, tmp_path: Path):
 
 def test_every_door_uses_the_one_pool_of_lower_priority_workers(served):
     app, client = served
+    now = datetime.now(UTC).replace(microsecond=0)
     pool: PhotoPool = app.state.photos
     assert pool.workers >= 1
     assert app.state.reports.photos is pool and app.state.wildlife.ingest.photos is pool
@@ -213,7 +215,7 @@ def test_every_door_uses_the_one_pool_of_lower_priority_workers(served):
                        files=[("photos", ("b.jpg", next(jpegs), "image/jpeg"))],
                        follow_redirects=False)
     assert form.status_code == 303
-    key = app.state.api_keys.issue("city-app", NOW)
+    key = app.state.api_keys.issue("city-app", now)
     open311 = client.post("/open311/v2/requests.json", data={
         "api_key": key, "service_code": "gutter", "description": "Open311",
         "lat": CITY_HALL["lat"], "long": CITY_HALL["lon"]},
@@ -221,9 +223,9 @@ def test_every_door_uses_the_one_pool_of_lower_priority_workers(served):
     assert open311.status_code == 201
     _, device_key = app.state.wildlife.devices.register(
         name="cam", kind="ai_camera", lon=WILD_CITY_HALL[0], lat=WILD_CITY_HALL[1],
-        species=["bear"], owner="市", now=NOW, visibility="exact")
+        species=["bear"], owner="市", now=now, visibility="exact")
     wildlife = client.post("/api/v1/wildlife/detections",
-                           data={"event_id": "e1", "time": at(), "species": "bear"},
+                           data={"event_id": "e1", "time": at(now), "species": "bear"},
                            files={"image": ("d.jpg", next(jpegs), "image/jpeg")},
                            headers={"X-Device-Key": device_key})
     assert wildlife.status_code == 201

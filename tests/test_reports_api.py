@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
 from geoapp.app import create_app
+from geoapp.japantime import JST
 from geoapp.settings import Settings
 from tests.imaging import bomb_png, phone_jpeg, png
 
@@ -130,6 +132,18 @@ def test_me_too_raises_the_count_on_the_page(client):
     assert response.status_code == 200  # followed the 303 to the report page
     assert re.search(r'id="supporters">1<', response.text)
     assert client.post(f"/api/v1/reports/{number}/supporters").json()["supporters"] == 2
+
+
+def test_a_report_s_times_are_japan_time_for_people_and_machines(client):
+    body = _post(client).json()
+    posted = datetime.fromisoformat(body["created_at"])
+    assert body["created_at"].endswith("+09:00") and body["updated_at"].endswith("+09:00")
+    assert abs(posted - datetime.now(UTC)) < timedelta(minutes=5)
+    local = posted.astimezone(JST)
+    for lang, shown in (("ja", f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"),
+                        ("en", f"{local.day} {local:%B} {local.year}, {local:%H:%M}")):
+        page = client.get(f"/reports/{body['number']}?lang={lang}").text
+        assert f'<time datetime="{body["created_at"]}">{shown}</time>' in page, lang
 
 
 def test_the_form_posts_and_lands_on_the_receipt(client):

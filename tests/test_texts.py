@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 import yaml
 from fastapi.testclient import TestClient
 
@@ -86,12 +89,25 @@ def test_errors_raised_with_a_key_speak_each_language():
                                                 "「舗装の損傷」には写真が必要です")
 
 
+#: What the third language's catalogue calls some of the things kept as data (the rest it
+#: leaves to the data's own names).
+XX_NAMES = """
+reports:
+  category: {gutter: XX-gutters, pavement: XX-pavement}
+  status: {received: XX-received, fixed: XX-fixed}
+  department: {road: XX-road-office}
+wildlife:
+  species: {bear: XX-bear}
+"""
+
+
 @pytest.fixture
 def third_language(tmp_path: Path) -> Iterator[str]:
-    """A fake language ``xx``: English with a marker, added as a file the way a real one is."""
+    """A fake language ``xx``: English with a marker, added as a file the way a real one is,
+    naming a few categories, states, a department and a species (XX_NAMES)."""
     en = (i18n.LOCALES / "en.yaml").read_text(encoding="utf-8")
     marked = re.sub(r"^(\s*[\w.-]+: )(['\"]?)", r"\1\2XX ", en, flags=re.M)
-    (tmp_path / "xx.yaml").write_text(marked, encoding="utf-8")
+    (tmp_path / "xx.yaml").write_text(marked + XX_NAMES, encoding="utf-8")
     assert i18n.add_catalogues(tmp_path) == ("xx",)
     yield "xx"
     i18n.drop_catalogue("xx")
@@ -114,6 +130,94 @@ def test_a_third_language_is_a_catalogue_file(third_language, engine_settings):
         assert form.status_code == 422 and "XX the location is outside Shibata City" in form.text
         missing = client.get("/reports/99999?lang=xx", headers={"Accept": "text/html"})
         assert missing.status_code == 404 and "XX Error 404" in missing.text
+
+
+def _staff(app, client: TestClient) -> None:
+    from tests.staff.conftest import PASSWORD, login
+
+    app.state.accounts.create("road", PASSWORD, "road", datetime.now(UTC))
+    login(client, "road")
+
+
+def test_a_third_language_names_categories_states_and_species_from_its_catalogue(
+        third_language, engine_settings):
+    app = create_app(engine_settings)
+    with TestClient(app) as client, TestClient(app) as staff:
+        # A category added while the service runs has only its Japanese and English names.
+        app.state.reports.store.seed({"categories": [{
+            "code": "bench", "department": "parks", "name_ja": "ベンチ", "name_en": "Benches"}]})
+        form = client.get("/reports/new?lang=xx").text
+        assert ">XX-gutters<" in form and ">Benches<" in form and "側溝" not in form
+        assert ">側溝・排水<" in client.get("/reports/new").text
+        numbers = []
+        for category in ("gutter", "bench"):
+            posted = client.post("/reports/new?lang=xx", follow_redirects=False, data={
+                "lang": "xx", "category": category, "description": "x", **CITY_HALL,
+                "email": "resident@example.org"})
+            assert posted.status_code == 303
+            numbers.append(posted.headers["location"].split("/")[2])
+        gutter, bench = numbers
+        receipt = client.get(f"/reports/{gutter}/receipt?lang=xx").text
+        assert "XX-gutters" in receipt and "XX-received" in receipt
+        page = client.get(f"/reports/{gutter}?lang=xx").text
+        assert "XX-gutters" in page and "XX-received" in page
+        # A name the catalogue leaves out is the data's English one (never an empty cell).
+        other = client.get(f"/reports/{bench}?lang=xx").text
+        assert "Benches" in other and "XX-received" in other
+        # The map's popups and a feature's page take their title from the same names.
+        assert _layer_config(client, "xx", "reports")["titles"]["gutter"] == "XX-gutters"
+        item = client.get(f"/collections/reports/items/{gutter}?f=html&lang=xx").text
+        assert "<h1>XX-gutters</h1>" in item
+        api = client.get(f"/api/v1/reports/{gutter}").json()
+        assert api["category"] == {"code": "gutter", "ja": "側溝・排水",
+                                   "en": "Gutters and drains", "xx": "XX-gutters"}
+        assert api["status"]["xx"] == "XX-received" and api["status"]["ja"] == "受付"
+        refused = client.post("/api/v1/reports", headers={"Accept-Language": "xx"}, data={
+            "category": "pavement", "description": "x", **CITY_HALL})
+        assert refused.status_code == 422 and "XX-pavement" in refused.json()["detail"]
+        open311 = f"/open311/v2/requests/{gutter}.json"
+        [named] = client.get(open311, headers={"Accept-Language": "xx"}).json()
+        assert (named["service_name"], named["status_notes"], named["agency_responsible"]) \
+            == ("XX-gutters", "XX-received", "XX-road-office")
+        [plain] = client.get(open311).json()
+        assert (plain["service_name"], plain["status_notes"]) == ("側溝・排水", "受付")
+
+        _staff(app, staff)
+        queue = staff.get("/staff?lang=xx").text
+        assert "XX-gutters" in queue and "XX-received" in queue and "XX-road-office" in queue
+        assert "Benches" in queue
+        assert "XX-gutters" in staff.get("/staff/dashboard?lang=xx").text
+        # The staff map draws the export's features with the public layer's titles.
+        mapped = staff.get("/staff/export.geojson?status=all&limit=10").json()["features"]
+        assert {f["properties"]["category_code"] for f in mapped} == {"gutter", "bench"}
+        assert '"titles": {' in queue and '"gutter": "XX-gutters"' in queue
+        report = staff.get(f"/staff/reports/{gutter}?lang=xx").text
+        assert "XX-gutters" in report and "XX-road-office" in report
+        csrf = re.search(r'name="csrf" value="([^"]+)"', report).group(1)
+        done = staff.post(f"/staff/reports/{gutter}/actions?lang=xx", data={
+            "csrf": csrf, "version": "1", "action": "fix", "body": "done"})
+        assert done.status_code == 200 and "XX-fixed" in done.text
+        # The exports keep the city's Japanese names, whatever the page's language.
+        export = staff.get("/staff/export.csv?status=all&lang=xx").content.decode("utf-8-sig")
+        assert "側溝・排水" in export and "XX-" not in export
+        with app.state.reports.store.engine.connect() as conn:
+            mails = conn.execute(sa.text(
+                "SELECT subject, body FROM outbox WHERE to_addr = 'resident@example.org'")).all()
+        assert any("XX-fixed" in m.subject and "XX-gutters" in m.body for m in mails), mails
+
+        alerts = client.get("/wildlife/alerts?lang=xx").text
+        assert ">XX-bear<" in alerts and ">Wild boar<" in alerts
+        listing = client.get("/wildlife/detections?f=html&lang=xx").text
+        assert ">XX-bear<" in listing
+        assert ">クマ<" in client.get("/wildlife/alerts").text
+
+
+def test_a_name_in_a_catalogue_takes_no_placeholders(tmp_path):
+    ja = (i18n.LOCALES / "ja.yaml").read_text(encoding="utf-8")
+    (tmp_path / "ja.yaml").write_text(ja + "reports:\n  category:\n    gutter: 側溝{n}\n",
+                                      encoding="utf-8")
+    with pytest.raises(i18n.CatalogueError, match="reports.category.gutter is a name"):
+        i18n.load(tmp_path)
 
 
 def test_mails_are_rendered_from_templates_in_the_reader_s_language_and_japan_time():
@@ -170,15 +274,19 @@ def test_a_layer_s_value_labels_are_checked_at_start(tmp_path, labels, message):
     assert "reports.yaml" in error.value.detail and message in error.value.detail
 
 
-def _color_labels(client: TestClient, lang: str, layer_id: str) -> dict[str, str]:
+def _layer_config(client: TestClient, lang: str, layer_id: str) -> dict[str, Any]:
     import json
 
     html = client.get(f"/?lang={lang}", headers={"Accept": "text/html"}).text
     for raw in re.findall(r"geoapp\.featureLayer\((\{.*?\})\);\n", html):
         config = json.loads(raw)
         if config["id"] == layer_id:
-            return config["colorLabels"]
+            return config
     raise AssertionError(f"no layer {layer_id} on the map")
+
+
+def _color_labels(client: TestClient, lang: str, layer_id: str) -> dict[str, str]:
+    return _layer_config(client, lang, layer_id)["colorLabels"]
 
 
 def test_map_values_are_named_by_the_layer_file_and_species_by_the_vocabulary(engine_client):

@@ -22,6 +22,7 @@ from geoapp.catalog.spec import (
 )
 from geoapp.errors import LayerConfigError, NotFound
 from geoapp.features.source import BBox, Feature, MemorySource, Page, Summary
+from geoapp.i18n import Lang
 from geoapp.wifi.dataset import ActiveWifi, load_active
 from geoapp.wifi.matching import Facility, match
 
@@ -80,6 +81,24 @@ class Layer:
     def summary(self) -> Summary:
         """How many features the layer has and their bbox (nothing for a raster overlay)."""
         return self.source.summary() if self.source is not None else Summary(0, None)
+
+    def titles(self, lang: Lang) -> dict[str, str]:
+        """The names in ``lang`` of the codes ``title_by`` holds (empty without one)."""
+        named = getattr(self.source, "value_names", None)
+        if not self.spec.title_by or named is None:
+            return {}
+        return dict(named(self.spec.title_by, lang))
+
+    def title_of(self, feature: Feature, lang: Lang) -> str:
+        """A feature's title in ``lang``: its code's name, else its label, else its id."""
+        if self.spec.title_by:
+            code = feature.properties.get(self.spec.title_by)
+            name = self.titles(lang).get(str(code)) if code is not None else None
+            if name:
+                return name
+        if self.spec.label_property:
+            return str(feature.properties.get(self.spec.label_property) or "")
+        return feature.id
 
 
 @dataclass(frozen=True)

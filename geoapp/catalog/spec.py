@@ -191,6 +191,10 @@ class LayerSpec(_Strict):
     source: Source
     marker_label: Text | None = None  # prefix of each marker's text alternative
     label_property: str | None = None  # the property naming a feature
+    # A property holding a code the layer's source names in the reader's language (a
+    # report's category_code): a feature's title in popups and on its page is that name,
+    # so a third language's catalogue names it too; else the label property's value.
+    title_by: str | None = None
     link_property: str | None = None  # a property holding the feature's own page URL
     image_property: str | None = None  # a property holding a thumbnail URL for popups
     properties: list[PropertySpec] = Field(default_factory=list)
@@ -218,7 +222,7 @@ class LayerSpec(_Strict):
         for prop in self.properties:
             if prop.source is None and prop.key not in derived:
                 raise ValueError(f"property {prop.key!r} needs a source field")
-        for name in ("label_property", "link_property", "image_property"):
+        for name in ("label_property", "title_by", "link_property", "image_property"):
             value = getattr(self, name)
             if value is not None and value not in keys:
                 raise ValueError(f"{name} {value!r} is not a declared property")

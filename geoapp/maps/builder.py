@@ -124,6 +124,9 @@ def feature_config(layer: Layer, lang: Lang, root: str) -> dict[str, object]:
         "markerLabel": (spec.marker_label or spec.title)(lang),
         "clusterLabel": _mt("cluster", lang),
         "labelProperty": spec.label_property,
+        # A popup's title: the name in this language of the code in `titleBy`, if any.
+        "titleBy": spec.title_by,
+        "titles": layer.titles(lang),
         "props": [
             {"key": p.key, "label": p.label(lang), "type": p.type} for p in spec.properties
         ],

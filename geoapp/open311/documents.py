@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from geoapp.i18n import Lang
+from geoapp.i18n import DEFAULT_LANG, Lang
 from geoapp.japantime import JST
 from geoapp.store.records import Category, Department, Report, Status
 
@@ -57,16 +57,16 @@ def definition(category: Category, lang: str) -> dict[str, Any]:
 
 
 def request(report: Report, category: Category, status: Status, department: Department,
-            media_url: str | None) -> dict[str, Any]:
-    """A report as an Open311 service request (public fields only)."""
+            media_url: str | None, lang: Lang = DEFAULT_LANG) -> dict[str, Any]:
+    """A report as an Open311 service request (public fields only), named in ``lang``."""
     return {
         "service_request_id": str(report.id),
         "status": "open" if status.is_open else "closed",
-        "status_notes": status.name_ja,  # the finer Japanese state
-        "service_name": category.name_ja,
+        "status_notes": status.name(lang),  # the finer state (受付, 対応中, 対応済…)
+        "service_name": category.name(lang),
         "service_code": category.code,
         "description": report.description,
-        "agency_responsible": department.name_ja,
+        "agency_responsible": department.name(lang),
         "service_notice": "",
         "requested_datetime": time(report.created_at),
         "updated_datetime": time(report.updated_at),

@@ -15,6 +15,8 @@ from geoapp.errors import NotFound
 from geoapp.features.live import StoreSource, parse_whole, same_instant
 from geoapp.features.params import parse_id
 from geoapp.features.source import BBox, Feature
+from geoapp.i18n import Lang
+from geoapp.japantime import iso
 from geoapp.store import versions
 from geoapp.store.records import Report
 from geoapp.store.reports import ReportStore
@@ -38,6 +40,15 @@ class ReportSource(StoreSource):
         self.store = store
         self.engine = store.engine
         self.root = root  # URL prefix for report pages and photos
+
+    def value_names(self, key: str, lang: Lang) -> dict[str, str]:
+        """The names in ``lang`` of the codes the property ``key`` holds (category_code,
+        status_code; empty for any other), for titles and popups."""
+        if key == "category_code":
+            return {c.code: c.name(lang) for c in self.store.categories(active_only=False)}
+        if key == "status_code":
+            return {s.code: s.name(lang) for s in self.store.statuses()}
+        return {}
 
     def _visible(self) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
         categories = {c.code: c for c in self.store.categories(active_only=False)}
@@ -65,8 +76,10 @@ class ReportSource(StoreSource):
             "photos": len(report.photos),
             "thumbnail": f"{self.root}/media/{thumb}" if thumb else None,
             "url": f"{self.root}/reports/{report.id}",
-            "created_at": report.created_at.isoformat(timespec="seconds"),
-            "updated_at": report.updated_at.isoformat(timespec="seconds"),
+            # Japan time with its offset (as Open311 and the wildlife layer): the same
+            # instant for machines, the local time for a person reading a CSV or a popup.
+            "created_at": iso(report.created_at),
+            "updated_at": iso(report.updated_at),
         }
         geometry = {"type": "Point", "coordinates": [report.lon, report.lat]}
         return Feature(str(report.id), geometry, props)

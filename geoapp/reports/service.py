@@ -149,8 +149,7 @@ class ReportService:
         if len(sub.photos) > MAX_PHOTOS:
             raise _invalid("photos", "too_many_photos", max=MAX_PHOTOS)
         if category.requires_photo and not sub.photos:
-            raise _invalid("photos", "photo_needed",
-                           category={"ja": category.name_ja, "en": category.name_en})
+            raise _invalid("photos", "photo_needed", category=category.names())
         key = (sub.idempotency_key or "").strip() or None
         if key and len(key) > 200:
             raise _invalid("Idempotency-Key", "idempotency_key_too_long")

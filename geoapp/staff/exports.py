@@ -13,6 +13,9 @@ OPEN311_COLUMNS = ("service_request_id", "requested_datetime", "updated_datetime
                    "closed_date", "status_description", "status_notes", "source",
                    "service_name", "service_subtype", "description", "agency_responsible",
                    "address", "lat", "long")
+#: The exports name categories, states and departments in Japanese, the city's own names
+#: (the codes beside them are for machines), whatever language the staff page is in.
+EXPORT_LANG = "ja"
 JAPANESE_HEADERS = ("受付番号", "受付日時", "更新日時", "完了日時", "状況", "状況メモ", "受付経路",
                     "種類", "細分類", "内容", "担当部署", "住所", "緯度", "経度")
 
@@ -31,8 +34,9 @@ def open311_csv_chunks(rows: Iterable[QueueRow], *, japanese_headers: bool = Fal
     """The Open311 bulk CSV a thousand rows at a time, for a streamed download."""
     return csv_chunks(JAPANESE_HEADERS if japanese_headers else OPEN311_COLUMNS, (
         (row.id, _time(row.created_at), _time(row.updated_at), _time(row.closed_at),
-         "open" if row.closed_at is None else "closed", row.status, "geoapp",
-         row.category, "", row.description, row.department, "",
+         "open" if row.closed_at is None else "closed", row.status_name(EXPORT_LANG), "geoapp",
+         row.category_name(EXPORT_LANG), "", row.description, row.department_name(EXPORT_LANG),
+         "",
          f"{row.lat:.6f}", f"{row.lon:.6f}")
         for row in rows))
 
@@ -43,9 +47,12 @@ def feature(row: QueueRow) -> dict[str, Any]:
         "type": "Feature", "id": str(row.id),
         "geometry": {"type": "Point", "coordinates": [row.lon, row.lat]},
         "properties": {
-            "number": str(row.id), "category": row.category, "status": row.status,
+            "number": str(row.id), "category": row.category_name(EXPORT_LANG),
+            # The code too: the staff map names it in the page's language (title_by).
+            "category_code": row.category_code,
+            "status": row.status_name(EXPORT_LANG),
             "status_code": row.status_code, "status_group": row.status_group,
-            "department": row.department, "priority": row.priority,
+            "department": row.department_name(EXPORT_LANG), "priority": row.priority,
             "assignee": row.assignee, "supporters": row.supporters,
             "description": row.description, "created_at": _time(row.created_at),
             "updated_at": _time(row.updated_at), "url": f"/staff/reports/{row.id}"}}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from geoapp.i18n import Lang, data_name
 from geoapp.japantime import JST
 from geoapp.store.schema import categories, departments, map_views, reports
 
@@ -111,16 +112,25 @@ def _medians(conn: sa.Connection, query: sa.Select, key: sa.ColumnElement[Any],
     return dict(conn.execute(middle).all())
 
 
-def _groups(conn: sa.Connection, query: sa.Select, key: sa.ColumnElement[Any]
-            ) -> list[Group]:
-    """Posted, handled and the two medians per ``key`` (a label), aggregated in SQL."""
+def _groups(conn: sa.Connection, query: sa.Select, key: sa.ColumnElement[Any],
+            name: Callable[[Any], str] = str) -> list[Group]:
+    """Posted, handled and the two medians per ``key`` (a code), aggregated in SQL, each
+    labelled with the code's ``name``."""
     counts = conn.execute(query.with_only_columns(
         key, sa.func.count(), sa.func.count(reports.c.closed_at)).group_by(key)).all()
     response = _medians(conn, query, key, _hours(conn, reports.c.first_response_at))
     closing = _medians(conn, query, key, _hours(conn, reports.c.closed_at))
-    groups = [Group(label, posted, handled, response.get(label), closing.get(label))
-              for label, posted, handled in counts]
+    groups = [Group(name(code), posted, handled, response.get(code), closing.get(code))
+              for code, posted, handled in counts]
     return sorted(groups, key=lambda g: (-g.posted, g.label))
+
+
+def _names(conn: sa.Connection, table: sa.Table, family: str, lang: Lang
+           ) -> Callable[[Any], str]:
+    """Codes of ``table`` (categories, departments) to their names in ``lang``."""
+    names = {row.code: data_name(family, row.code, lang, {"ja": row.name_ja, "en": row.name_en})
+             for row in conn.execute(sa.select(table.c.code, table.c.name_ja, table.c.name_en))}
+    return lambda code: names.get(code, str(code))
 
 
 def _monthly(conn: sa.Connection, query: sa.Select, moment: sa.ColumnElement[Any]
@@ -131,10 +141,9 @@ def _monthly(conn: sa.Connection, query: sa.Select, moment: sa.ColumnElement[Any
     return [(m, found.get(m, 0)) for m in MONTHS]
 
 
-def figures(engine: sa.Engine, fy: int, lang: str = "ja") -> FiscalFigures:
+def figures(engine: sa.Engine, fy: int, lang: Lang = "ja") -> FiscalFigures:
     """The plan's figures for reports posted in fiscal year ``fy``, aggregated in SQL."""
     start, end = fiscal_bounds(fy)
-    name = "name_ja" if lang == "ja" else "name_en"
     posted = (
         sa.select(reports.c.id)
         .join(categories, categories.c.code == reports.c.category_code)
@@ -143,8 +152,11 @@ def figures(engine: sa.Engine, fy: int, lang: str = "ja") -> FiscalFigures:
     )
     with engine.connect() as conn:
         [total] = _groups(conn, posted, sa.literal("all")) or [Group("all")]
-        by_category = _groups(conn, posted, categories.c[name])
-        by_department = _groups(conn, posted, sa.func.coalesce(departments.c[name], "-"))
+        # Grouped by code, then named: a catalogue may name them in the reader's language.
+        by_category = _groups(conn, posted, categories.c.code,
+                              _names(conn, categories, "reports.category", lang))
+        by_department = _groups(conn, posted, sa.func.coalesce(departments.c.code, "-"),
+                                _names(conn, departments, "reports.department", lang))
         monthly_posted = _monthly(conn, posted, reports.c.created_at)
         monthly_handled = _monthly(conn, posted, reports.c.closed_at)
         views = conn.execute(sa.select(map_views.c.views).where(

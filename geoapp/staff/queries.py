@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from geoapp.errors import InvalidParameter
 from geoapp.features.live import CHUNK, MAX_OFFSET, bounded_count
 from geoapp.features.params import MAX_ID, parse_bbox, parse_int, whole_number
+from geoapp.i18n import Lang, data_name
 from geoapp.staff.accounts import StaffUser
 from geoapp.store.reports import ReportStore, candidates
 from geoapp.store.schema import (
@@ -119,6 +120,26 @@ class QueueRow:
     first_response_at: datetime | None = None
     closed_at: datetime | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
+    category_code: str = ""
+
+    # The names people read go through the one chooser (geoapp.i18n.data_name), so a
+    # catalogue of a third language names them too; the columns are the ja/en data.
+    def category_name(self, lang: Lang) -> str:
+        """The category's name in ``lang``."""
+        return data_name("reports.category", self.category_code, lang,
+                         {"ja": self.category, "en": self.category_en})
+
+    def status_name(self, lang: Lang) -> str:
+        """The state's name in ``lang``."""
+        return data_name("reports.status", self.status_code, lang,
+                         {"ja": self.status, "en": self.status_en})
+
+    def department_name(self, lang: Lang) -> str:
+        """The department's name in ``lang`` (empty when the report has none)."""
+        if not self.department_code:
+            return ""
+        return data_name("reports.department", self.department_code, lang,
+                         {"ja": self.department or "", "en": self.department_en or ""})
 
 
 def _base_query() -> sa.Select:
@@ -135,6 +156,7 @@ def _base_query() -> sa.Select:
             reports.c.description, reports.c.lon, reports.c.lat, reports.c.created_at,
             reports.c.updated_at, reports.c.version, reports.c.duplicate_of,
             reports.c.first_response_at, reports.c.closed_at, reports.c.attributes,
+            reports.c.category_code,
         )
         .join(categories, categories.c.code == reports.c.category_code)
         .join(statuses, statuses.c.code == reports.c.status_code)

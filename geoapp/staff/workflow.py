@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from geoapp.errors import Conflict, Forbidden, InvalidInput, NotFound
-from geoapp.i18n import DEFAULT_LANG
+from geoapp.i18n import DEFAULT_LANG, data_names
 from geoapp.mail.outbox import enqueue
 from geoapp.mail.render import MailTexts
 from geoapp.staff.accounts import StaffUser
@@ -232,8 +232,10 @@ class Workflow:
                 f"?lang={sub.lang}" if sub.lang != DEFAULT_LANG else "")
             subject, body = self.mail.render(
                 "report_update", sub.lang, number=report_id, reply=reply, link=link,
-                category={"ja": category.name_ja, "en": category.name_en},
-                status={"ja": status.name_ja, "en": status.name_en},
+                category=data_names("reports.category", category.code,
+                                    {"ja": category.name_ja, "en": category.name_en}),
+                status=data_names("reports.status", status.code,
+                                  {"ja": status.name_ja, "en": status.name_en}),
                 stop=f"{self.base_url}/unsubscribe/{sub.token}")
             enqueue(conn, sub.email, subject, body, now)
 

@@ -100,13 +100,25 @@
     return url + (url.indexOf("?") === -1 ? "?" : "&") + "lang=" + encodeURIComponent(lang);
   }
 
+  function titleOf(feature, cfg) {
+    // The name in the page's language of the code in cfg.titleBy (a report's category),
+    // else the label property's value.
+    var props = feature.properties || {};
+    var code = cfg.titleBy ? props[cfg.titleBy] : undefined;
+    if (code !== undefined && code !== null && cfg.titles &&
+        Object.prototype.hasOwnProperty.call(cfg.titles, String(code))) {
+      return cfg.titles[String(code)];
+    }
+    return props[cfg.labelProperty];
+  }
+
   function popupFor(feature, cfg) {
     var box = document.createElement("div");
     box.className = "geoapp-popup";
     var props = feature.properties || {};
     box.appendChild(text("p", cfg.title, "geoapp-popup-layer"));
     if (cfg.labelProperty) {
-      box.appendChild(text("h2", String(props[cfg.labelProperty] || ""), "geoapp-popup-title"));
+      box.appendChild(text("h2", String(titleOf(feature, cfg) || ""), "geoapp-popup-title"));
     }
     var image = cfg.imageProperty ? safeUrl(props[cfg.imageProperty]) : null;
     if (image) {
@@ -156,7 +168,7 @@
 
   function altFor(feature, cfg) {
     var props = feature.properties || {};
-    var alt = cfg.markerLabel + ": " + String(props[cfg.labelProperty] || feature.id);
+    var alt = cfg.markerLabel + ": " + String(titleOf(feature, cfg) || feature.id);
     if (Object.prototype.hasOwnProperty.call(props, "wifi")) {
       alt += cfg.lang === "ja" ? "（" + (props.wifi ? cfg.wifiYes : cfg.wifiNo) + "）"
                                : " (" + (props.wifi ? cfg.wifiYes : cfg.wifiNo) + ")";

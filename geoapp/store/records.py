@@ -4,26 +4,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from geoapp.i18n import Lang
+from geoapp.i18n import Lang, data_name, data_names
 
 
 class _Named:
-    """Reference rows named in Japanese and English."""
+    """Reference rows named in Japanese and English (a catalogue may name them in others)."""
 
+    family: ClassVar[str]  # their catalogue keys: ``<family>.<code>``
+    code: str
     name_ja: str
     name_en: str
 
     def name(self, lang: Lang) -> str:
-        """The name in ``lang``."""
-        return self.name_ja if lang == "ja" else self.name_en
+        """The name in ``lang`` (geoapp.i18n.data_name)."""
+        return data_name(self.family, self.code, lang, {"ja": self.name_ja, "en": self.name_en})
+
+    def names(self) -> dict[Lang, str]:
+        """The name in every language spoken, for a text rendered later in its reader's."""
+        return data_names(self.family, self.code, {"ja": self.name_ja, "en": self.name_en})
 
 
 @dataclass(frozen=True)
 class Department(_Named):
     """A city department that receives reports."""
 
+    family: ClassVar[str] = "reports.department"
     code: str
     name_ja: str
     name_en: str
@@ -33,6 +40,7 @@ class Department(_Named):
 class Category(_Named):
     """A kind of report and the department it is routed to."""
 
+    family: ClassVar[str] = "reports.category"
     code: str
     department_code: str
     name_ja: str
@@ -58,6 +66,7 @@ class Category(_Named):
 class Status(_Named):
     """A report state and how the public map shows it."""
 
+    family: ClassVar[str] = "reports.status"
     code: str
     name_ja: str
     name_en: str

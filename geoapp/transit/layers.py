@@ -16,6 +16,7 @@ from shapely.geometry import Point, shape
 from geoapp.errors import LayerConfigError, NotFound
 from geoapp.features.live import StoreSource, parse_whole, same_instant
 from geoapp.features.source import BBox, Feature, MemorySource, Page, Summary
+from geoapp.japantime import iso
 from geoapp.store import schema
 from geoapp.transit.positions import STALE_AFTER, Position, Positions
 from geoapp.transit.timetable import Timetable
@@ -203,7 +204,8 @@ class VehicleSource(StoreSource):
                 "route_id": p.route_id or "",
                 "route": (route["short_name"] or route["long_name"]) if route else "",
                 "color": route["color"] if route else "",
-                "bearing": p.bearing, "observed_at": p.observed_at.isoformat(timespec="seconds"),
+                "bearing": p.bearing,  # the time in Japan time, with its +09:00 offset
+                "observed_at": iso(p.observed_at),
                 "age_seconds": int((now - p.observed_at).total_seconds()),
                 "stale": p.stale(now),
             }

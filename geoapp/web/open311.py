@@ -130,13 +130,14 @@ def _request_docs(request: Request, rows: list[Any]) -> list[dict[str, Any]]:
     states = {s.code: s for s in service.store.statuses()}
     departments = {d.code: d for d in service.store.departments()}
     root = base_url(request)
+    lang = answer_lang(request)  # Japanese unless Accept-Language asks for another
     out = []
     for report in rows:
         category = categories[report.category_code]
         media = (f"{root}/media/{report.photos[0].media_key}" if report.photos
                  else report.attributes.get("media_url"))
         out.append(doc.request(report, category, states[report.status_code],
-                               departments[category.department_code], media))
+                               departments[category.department_code], media, lang))
     return out
 
 

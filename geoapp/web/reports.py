@@ -17,6 +17,7 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 from geoapp.errors import InvalidInput, NotFound, PayloadTooLarge, status_for
 from geoapp.features.params import parse_id
 from geoapp.i18n import DEFAULT_LANG, Lang
+from geoapp.japantime import iso
 from geoapp.maps.picker import build_picker_map, build_report_map
 from geoapp.reports.service import MAX_PHOTOS, Outcome, ReportService, Submission
 from geoapp.staff.queries import events
@@ -64,8 +65,9 @@ def public_json(request: Request, report: Report, service: ReportService) -> dic
     return {
         "number": str(report.id),
         "url": f"{root}/reports/{report.id}",
-        "category": {"code": category.code, "ja": category.name_ja, "en": category.name_en},
-        "status": {"code": status.code, "ja": status.name_ja, "en": status.name_en,
+        # Named in every language spoken (ja and en always; pages pick the reader's).
+        "category": {"code": category.code, **category.names()},
+        "status": {"code": status.code, **status.names(),
                    "group": status.public_group, "open": status.is_open},
         "description": report.description,
         "attributes": report.attributes,
@@ -74,8 +76,8 @@ def public_json(request: Request, report: Report, service: ReportService) -> dic
         "photos": [{"url": f"{root}/media/{p.media_key}",
                     "thumbnail": f"{root}/media/{p.thumb_key}",
                     "width": p.width, "height": p.height} for p in report.photos],
-        "created_at": report.created_at.isoformat(timespec="seconds"),
-        "updated_at": report.updated_at.isoformat(timespec="seconds"),
+        "created_at": iso(report.created_at),  # Japan time, +09:00
+        "updated_at": iso(report.updated_at),
     }
 
 
@@ -163,6 +165,7 @@ def report_page(number: str, request: Request, service: ServiceDep, settings: Se
     replies = [e for e in events(service.store.engine, report.id, public_only=True) if e.body]
     return templates.TemplateResponse(request, "reports/show.html", {
         "report": public_json(request, report, service), "replies": replies,
+        "created_at": report.created_at, "updated_at": report.updated_at,
         "map": build_report_map(settings, request.app.state.assets, lang, report.lat, report.lon),
         "supported": request.query_params.get("supported") == "1",
     })
@@ -267,10 +270,8 @@ def api_categories(service: ServiceDep) -> JSONResponse:
     """The categories a report may have today, with their departments and extra fields."""
     departments = {d.code: d for d in service.store.departments()}
     return JSONResponse([
-        {"code": c.code, "ja": c.name_ja, "en": c.name_en,
-         "department": {"code": c.department_code,
-                        "ja": departments[c.department_code].name_ja,
-                        "en": departments[c.department_code].name_en},
+        {"code": c.code, **c.names(),
+         "department": {"code": c.department_code, **departments[c.department_code].names()},
          "requires_photo": c.requires_photo, "season": c.season, "attributes": c.attributes}
         for c in service.categories_open(datetime.now(UTC))
     ])

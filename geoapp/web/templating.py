@@ -13,6 +13,7 @@ from geoapp.i18n import DEFAULT_LANG, languages, t, texts
 from geoapp.japantime import format_time
 from geoapp.web.intake import answer_lang
 from geoapp.web.security import nonce
+from geoapp.wildlife.vocab import label
 
 
 def _page_context(request: Request) -> dict[str, Any]:
@@ -44,9 +45,9 @@ def _page_context(request: Request) -> dict[str, Any]:
         "other_lang_url": f"{root}{other_url}",
         "assets": request.app.state.assets,
         "csp_nonce": nonce(request),
-        # pair(ja, en): a name kept as data in Japanese and English (table columns, vocab
-        # tuples); Japanese pages show the first, every other language the English.
-        "pair": lambda ja, en: ja if lang == DEFAULT_LANG else en,
+        # vocab(table, code): a wildlife vocabulary's name for a code in the page's language
+        # (the catalogue's when it names it; geoapp.i18n.data_name).
+        "vocab": lambda table, code: label(table, code, lang),
         # when(moment): a time as a person reads it, in Japan time and the page's language.
         "when": lambda moment: format_time(moment, lang),
     }

@@ -165,7 +165,7 @@ def _float(form: Any, name: str) -> float | None:
 
 def _alerts_page(request: Request, templates: Any, **context: Any) -> Response:
     status = context.pop("status", 200)
-    base = {"species_names": SPECIES, "error": None, "done": False, "form": {}}
+    base: dict[str, Any] = {"species_names": SPECIES, "error": None, "done": False, "form": {}}
     return templates.TemplateResponse(request, "wildlife/alerts.html", {**base, **context},
                                       status_code=status)
 

@@ -83,6 +83,18 @@ def test_a_point_opens_its_popup_from_the_keyboard(page, page_watch, server) -> 
     page_watch.assert_clean()
 
 
+def test_an_english_popup_names_the_category_in_english(page, page_watch, server) -> None:
+    page.goto(server.url + "/?lang=en")
+    wait_for_layer(page, "reports")
+    page.evaluate("spot => geoappMap.setView([spot[1], spot[0]], 17, {animate: false})", SPOT)
+    point = page.locator(f".geoapp-tiles-reports path[data-number='{server.report}']").first
+    expect(point).to_be_visible()
+    point.click()
+    # The title is the category's name in the page's language (not the Japanese property).
+    expect(page.locator(".leaflet-popup h2")).to_have_text("Gutters and drains")
+    page_watch.assert_clean()
+
+
 def test_hidden_layers_are_fetched_only_when_shown(page, page_watch, server) -> None:
     seen = _requests(page)
     page.goto(server.url + "/")

@@ -51,6 +51,10 @@ def test_a_posted_position_is_served_as_geojson_and_gtfs_realtime(engine_client)
     [bus] = items["features"]
     assert bus["id"] == "bus1" and bus["geometry"]["coordinates"] == [139.6956, 35.5315]
     assert bus["properties"]["route"] == "川56" and bus["properties"]["stale"] is False
+    # Japan time with its offset, in the feature as in the open-data CSV built from it.
+    assert bus["properties"]["observed_at"].endswith("+09:00")
+    csv_text = engine_client.get("/opendata/bus_positions.csv").content.decode("utf-8-sig")
+    assert bus["properties"]["observed_at"] in csv_text
     pb = engine_client.get("/gtfs-rt/vehicle-positions")
     assert pb.headers["content-type"] == "application/x-protobuf"
     message = gtfs_realtime_pb2.FeedMessage()

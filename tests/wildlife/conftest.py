@@ -13,16 +13,25 @@ from geoapp.wildlife.service import WildlifeService
 from tests.conftest import ROOT
 from tests.mosquitto import Broker
 
-NOW = datetime.now(UTC).replace(microsecond=0)
 #: Inside Shibata: near city hall, and about 5 km east.
 CITY_HALL = (139.3275, 37.9477)
 EAST = (139.39, 37.95)
 BOUNDARY = CityBoundary(ROOT / "data" / "geo" / "shibata_boundary_n03.geojson")
 
 
-def at(minutes_ago: float = 0) -> str:
-    """An ISO time ``minutes_ago`` before NOW."""
-    return (NOW - timedelta(minutes=minutes_ago)).isoformat()
+def at(now: datetime, minutes_ago: float = 0) -> str:
+    """An ISO time ``minutes_ago`` before ``now`` (negative: ahead of it)."""
+    return (now - timedelta(minutes=minutes_ago)).isoformat()
+
+
+@pytest.fixture
+def now() -> datetime:
+    """The time this test started (UTC, whole seconds), taken afresh for each test.
+
+    Never a time taken when the module was imported: the suite runs for many minutes, and
+    "the last 3 hours" or "5 minutes ahead" must be measured from when the test runs.
+    """
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 @pytest.fixture
@@ -33,7 +42,7 @@ def wild(store, tmp_path: Path) -> WildlifeService:
 
 
 @pytest.fixture
-def devices(wild):
+def devices(wild, now: datetime):
     """One device per visibility, and a trap (which asks to be exact, and is hidden anyway)."""
     made = {}
     for name, kind, visibility, pos in (
@@ -41,7 +50,7 @@ def devices(wild):
             ("hidden", "sensor", "hidden", EAST), ("trap", "trap", "exact", EAST)):
         made[name] = wild.devices.register(
             name=f"{name} device", kind=kind, lon=pos[0], lat=pos[1], species=["bear", "boar"],
-            owner="農林水産課", now=NOW, officers=["officer@city.example"], visibility=visibility)
+            owner="農林水産課", now=now, officers=["officer@city.example"], visibility=visibility)
     return made
 
 

@@ -10,16 +10,16 @@ from fastapi.testclient import TestClient
 from geoapp.app import create_app
 from tests.imaging import phone_jpeg
 from tests.staff.conftest import PASSWORD, login
-from tests.wildlife.conftest import CITY_HALL, EAST, NOW, at
+from tests.wildlife.conftest import CITY_HALL, EAST, at
 
 API = "/api/v1/wildlife/detections"
 
 
 @pytest.fixture
-def app(engine_settings):
+def app(engine_settings, now):
     app = create_app(engine_settings)
     for name, role in (("wild", "wildlife"), ("road", "road")):
-        app.state.accounts.create(name, PASSWORD, role, NOW)
+        app.state.accounts.create(name, PASSWORD, role, now)
     return app
 
 
@@ -29,15 +29,15 @@ def client(app):
         yield client
 
 
-def _register(app, name, kind, visibility, pos):
+def _register(app, now, name, kind, visibility, pos):
     return app.state.wildlife.devices.register(
-        name=name, kind=kind, lon=pos[0], lat=pos[1], species=["bear"], owner="市", now=NOW,
+        name=name, kind=kind, lon=pos[0], lat=pos[1], species=["bear"], owner="市", now=now,
         visibility=visibility)
 
 
-def test_ingest_answers_clear_statuses(app, client):
-    device, key = _register(app, "cam", "ai_camera", "exact", CITY_HALL)
-    body = {"event_id": "a", "time": at(), "species": "bear"}
+def test_ingest_answers_clear_statuses(app, client, now):
+    device, key = _register(app, now, "cam", "ai_camera", "exact", CITY_HALL)
+    body = {"event_id": "a", "time": at(now), "species": "bear"}
     assert client.post(API, json=body, headers={"X-Device-Key": key}).status_code == 201
     again = client.post(API, json=body, headers={"Authorization": f"Bearer {key}"})
     assert again.status_code == 200 and again.json()["created"] is False
@@ -46,13 +46,13 @@ def test_ingest_answers_clear_statuses(app, client):
     bad = client.post(API, content=b"{not json", headers={"X-Device-Key": key,
                                                           "Content-Type": "application/json"})
     assert bad.status_code == 422 and bad.json()["field"] == "body"
-    future = client.post(API, json={**body, "event_id": "f", "time": at(-600)},
+    future = client.post(API, json={**body, "event_id": "f", "time": at(now, -600)},
                          headers={"X-Device-Key": key, "Accept-Language": "en"})
     assert future.status_code == 422 and "future" in future.json()["detail"]
     unknown = client.post(API, json={**body, "event_id": "u", "species": "yeti"},
                           headers={"X-Device-Key": key})
     assert unknown.status_code == 422 and unknown.json()["field"] == "species"
-    photo = client.post(API, data={"event_id": "p", "time": at(), "species": "bear"},
+    photo = client.post(API, data={"event_id": "p", "time": at(now), "species": "bear"},
                         files={"image": ("c.jpg", phone_jpeg(), "image/jpeg")},
                         headers={"X-Device-Key": key})
     assert photo.status_code == 201
@@ -66,17 +66,17 @@ def test_ingest_answers_clear_statuses(app, client):
     assert client.get(thumb).status_code == 200
 
 
-def test_no_public_endpoint_reveals_a_hidden_device_or_a_trap(app, client):
+def test_no_public_endpoint_reveals_a_hidden_device_or_a_trap(app, client, now):
     secret_points = [(139.3712345, 37.9612345), (139.3823456, 37.9523456)]
     for (lon, lat), kind, visibility in zip(secret_points, ("sensor", "trap"),
                                             ("hidden", "exact"), strict=True):
-        _, key = _register(app, f"secret {kind}", kind, visibility, (lon, lat))
-        event = {"event_id": "s", "time": at(), "species": "bear"}
+        _, key = _register(app, now, f"secret {kind}", kind, visibility, (lon, lat))
+        event = {"event_id": "s", "time": at(now), "species": "bear"}
         if kind == "trap":
             event["event"] = "triggered"
         assert client.post(API, json=event, headers={"X-Device-Key": key}).status_code == 201
-    _, key = _register(app, "mesh cam", "ir_camera", "mesh", EAST)
-    client.post(API, json={"event_id": "m", "time": at(), "species": "bear"},
+    _, key = _register(app, now, "mesh cam", "ir_camera", "mesh", EAST)
+    client.post(API, json={"event_id": "m", "time": at(now), "species": "bear"},
                 headers={"X-Device-Key": key})
     pages = ["/collections/wildlife_detections/items?limit=100",
              "/collections/wildlife_detections/items?f=html&limit=100",
@@ -96,8 +96,8 @@ def test_no_public_endpoint_reveals_a_hidden_device_or_a_trap(app, client):
     assert client.get("/collections/wildlife_detections/items/1").status_code == 404
 
 
-def test_staff_see_exact_positions_and_others_do_not(app):
-    _register(app, "trap 1", "trap", "exact", (139.3712345, 37.9612345))
+def test_staff_see_exact_positions_and_others_do_not(app, now):
+    _register(app, now, "trap 1", "trap", "exact", (139.3712345, 37.9612345))
     with TestClient(app) as officer, TestClient(app) as road, TestClient(app) as anyone:
         login(officer, "wild")
         login(road, "road")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from datetime import datetime
 
 import httpx
 import paho.mqtt.client as paho
@@ -21,7 +22,7 @@ from geoapp.wildlife.devices import Devices
 from tests.conftest import LiveServer, _free_port
 from tests.mosquitto import Broker
 from tests.staff.test_mail import Collector
-from tests.wildlife.conftest import CITY_HALL, EAST, NOW, at
+from tests.wildlife.conftest import CITY_HALL, EAST, at
 
 
 def _publish(broker: Broker, prefix: str, device_id: int, body: dict) -> None:
@@ -55,7 +56,8 @@ def _detections(engine) -> list[str]:
             "SELECT event_id FROM wildlife_detections ORDER BY id")).scalars())
 
 
-def _mqtt_app(tmp_path, database_url: str, broker: Broker, name: str, kind: str, species: str):
+def _mqtt_app(tmp_path, database_url: str, broker: Broker, name: str, kind: str, species: str,
+              now: datetime):
     """An app subscribed under a prefix of its own, with one registered device."""
     prefix = f"test-{uuid.uuid4().hex[:8]}/wildlife"
     settings = Settings(environment="test", data_dir=tmp_path / "var", database_url=database_url,
@@ -65,31 +67,32 @@ def _mqtt_app(tmp_path, database_url: str, broker: Broker, name: str, kind: str,
     app = create_app(settings)
     device, key = app.state.wildlife.devices.register(
         name=name, kind=kind, lon=CITY_HALL[0], lat=CITY_HALL[1],
-        species=[species], owner="市", now=NOW, visibility="exact")
+        species=[species], owner="市", now=now, visibility="exact")
     return app, prefix, device, key
 
 
-def test_mqtt_detections_are_stored_and_survive_a_broker_restart(tmp_path, database_url, broker):
+def test_mqtt_detections_are_stored_and_survive_a_broker_restart(tmp_path, database_url, broker,
+                                                                   now):
     app, prefix, device, key = _mqtt_app(tmp_path, database_url, broker, "bear cam", "ai_camera",
-                                         "bear")
+                                         "bear", now)
     engine = app.state.wildlife.engine
     with TestClient(app) as client:
         subscriber = app.state.wildlife_mqtt
         assert subscriber.connected.wait(10) and subscriber.subscribed.wait(10)
         assert client.get("/readyz").json()["mqtt"] is True  # this process holds it
-        _publish(broker, prefix, device.id, {"key": key, "event_id": "before", "time": at(),
+        _publish(broker, prefix, device.id, {"key": key, "event_id": "before", "time": at(now),
                                      "species": "bear"})
-        _publish(broker, prefix, device.id, {"key": "wrong", "event_id": "bad-key", "time": at(),
+        _publish(broker, prefix, device.id, {"key": "wrong", "event_id": "bad-key", "time": at(now),
                                      "species": "bear"})
-        _publish(broker, prefix, device.id, {"key": key, "event_id": "bad", "time": at(),
+        _publish(broker, prefix, device.id, {"key": key, "event_id": "bad", "time": at(now),
                                      "species": "yeti"})
-        _publish(broker, prefix, device.id, {"key": key, "event_id": "before", "time": at(),
+        _publish(broker, prefix, device.id, {"key": key, "event_id": "before", "time": at(now),
                                      "species": "bear"})  # repeated
         _wait(lambda: _detections(engine) == ["before"])
         broker.restart()
         # Published at once, before geoapp has necessarily reconnected: QoS 1 and the
         # persistent session deliver it when geoapp is back.
-        _publish(broker, prefix, device.id, {"key": key, "event_id": "after", "time": at(),
+        _publish(broker, prefix, device.id, {"key": key, "event_id": "after", "time": at(now),
                                      "species": "bear"})
         _wait(lambda: _detections(engine) == ["before", "after"], timeout=20)
         assert subscriber.connected.is_set() and subscriber.subscribed.is_set()
@@ -97,7 +100,8 @@ def test_mqtt_detections_are_stored_and_survive_a_broker_restart(tmp_path, datab
     assert _detections(engine) == ["before", "after"]
 
 
-def test_an_mqtt_bear_detection_reaches_a_subscriber_by_e_mail(tmp_path, database_url, broker):
+def test_an_mqtt_bear_detection_reaches_a_subscriber_by_e_mail(tmp_path, database_url, broker,
+                                                                now):
     collector = Collector()
     smtp = Controller(collector, hostname="127.0.0.1", port=_free_port())
     smtp.start()
@@ -115,19 +119,19 @@ def test_an_mqtt_bear_detection_reaches_a_subscriber_by_e_mail(tmp_path, databas
             "GEOAPP_BASE_URL": "https://map.example.jp"})
         hidden, hidden_key = Devices(engine).register(
             name="secret", kind="sensor", lon=EAST[0], lat=EAST[1], species=["bear"],
-            owner="市", now=NOW, visibility="hidden")
+            owner="市", now=now, visibility="hidden")
         device, key = Devices(engine).register(
             name="bear cam", kind="ai_camera", lon=CITY_HALL[0], lat=CITY_HALL[1],
-            species=["bear"], owner="市", now=NOW, visibility="exact")
+            species=["bear"], owner="市", now=now, visibility="exact")
         form = {"email": "resident@example.org", "species": "bear", "area": "city"}
         assert httpx.post(f"{server.url}/wildlife/alerts", data=form).status_code == 200
         confirm = _wait(lambda: collector.messages)[0].get_content()
         link = next(w for w in confirm.split() if "/wildlife/alerts/confirm/" in w)
         path = link.replace("https://map.example.jp", server.url)
         assert httpx.post(path).status_code == 200
-        _publish(broker, prefix, hidden.id, {"key": hidden_key, "event_id": "h1", "time": at(),
+        _publish(broker, prefix, hidden.id, {"key": hidden_key, "event_id": "h1", "time": at(now),
                                      "species": "bear"})
-        _publish(broker, prefix, device.id, {"key": key, "event_id": "b1", "time": at(),
+        _publish(broker, prefix, device.id, {"key": key, "event_id": "b1", "time": at(now),
                                      "species": "クマ", "count": 1})
         alerts = _wait(lambda: collector.messages[1:] if len(collector.messages) >= 3 else None,
                        timeout=30)
@@ -148,9 +152,9 @@ def test_an_mqtt_bear_detection_reaches_a_subscriber_by_e_mail(tmp_path, databas
 
 
 def test_a_message_the_store_fails_on_is_delivered_again_not_lost(tmp_path, database_url,
-                                                                    broker):
+                                                                    broker, now):
     app, prefix, device, key = _mqtt_app(tmp_path, database_url, broker, "boar sensor", "sensor",
-                                         "boar")
+                                         "boar", now)
     engine = app.state.wildlife.engine
     with TestClient(app):
         subscriber = app.state.wildlife_mqtt
@@ -165,7 +169,7 @@ def test_a_message_the_store_fails_on_is_delivered_again_not_lost(tmp_path, data
             return real_receive(*args, **kwargs)
 
         subscriber.ingest.receive = failing_once
-        _publish(broker, prefix, device.id, {"key": key, "event_id": "outage", "time": at(),
+        _publish(broker, prefix, device.id, {"key": key, "event_id": "outage", "time": at(now),
                                      "species": "boar"})
         _wait(lambda: failures == [1])
         assert _detections(engine) == []
