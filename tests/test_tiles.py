@@ -161,7 +161,14 @@ def test_a_zoomed_out_tile_follows_inserts_hidden_states_moves_and_deletes(
 def test_a_zoomed_out_tile_reads_stored_cells_not_the_reports(engine_client) -> None:
     tile = Tile(10, Z17.x >> 7, Z17.y >> 7)
     _insert(engine_client, [report_row(*_inside(tile, 0.3, 0.3))])
-    engine = engine_client.app.state.reports.store.engine
+    seen = _statements_of(engine_client, _tile_url(tile))
+    tiles = [s for s in seen if "report_cells" in s]
+    assert len(tiles) == 1 and not any("FROM reports" in s for s in seen)
+
+
+def _statements_of(client, url: str) -> list[str]:
+    """The SQL the app sends while answering ``url``."""
+    engine = client.app.state.reports.store.engine
     seen: list[str] = []
 
     def record(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
@@ -169,19 +176,32 @@ def test_a_zoomed_out_tile_reads_stored_cells_not_the_reports(engine_client) -> 
 
     sa.event.listen(engine, "before_cursor_execute", record)
     try:
-        assert engine_client.get(_tile_url(tile)).status_code == 200
+        assert client.get(url).status_code == 200
     finally:
         sa.event.remove(engine, "before_cursor_execute", record)
-    tiles = [s for s in seen if "report_cells" in s]
-    assert len(tiles) == 1 and not any("FROM reports" in s for s in seen)
+    return seen
 
 
-def test_a_deep_tile_too_full_for_points_is_a_grid(engine_client) -> None:
-    tile = Tile(POINTS_FROM, Z17.x >> 3, Z17.y >> 3)
+@pytest.mark.parametrize("zoom", [POINTS_FROM, 17])
+def test_a_deep_tile_too_full_for_points_is_a_grid(engine_client, zoom: int) -> None:
+    tile = Tile(zoom, Z17.x >> (17 - zoom), Z17.y >> (17 - zoom))
     lon, lat = _inside(tile, 0.5, 0.5)
     _insert(engine_client, [report_row(lon, lat)] * (MAX_POINTS + 1))
     features = _decode(engine_client.get(_tile_url(tile)).content)["reports"]["features"]
     assert [f["properties"] for f in features] == [{"count": MAX_POINTS + 1}]
+    # The stored cells said so: no point was read to find out (the points' query names
+    # them by number); to z14 the grid itself is summed from cells (deeper, its 16 × 16
+    # cells would be finer than the deepest stored level, so the points are counted).
+    seen = _statements_of(engine_client, _tile_url(tile))
+    assert not any("AS number" in s for s in seen)
+    assert any("FROM reports" in s for s in seen) == (zoom > POINTS_FROM)
+    # One point fewer than the limit after a delete: the tile holds points again.
+    engine = engine_client.app.state.reports.store.engine
+    with engine.begin() as conn:
+        conn.execute(reports.delete().where(reports.c.id == 1))
+        conn.execute(reports.delete().where(reports.c.id == 2))
+    features = _decode(engine_client.get(_tile_url(tile)).content)["reports"]["features"]
+    assert len(features) == MAX_POINTS - 1 and "number" in features[0]["properties"]
 
 
 def test_an_empty_tile_is_an_empty_answer(engine_client) -> None:

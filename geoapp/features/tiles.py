@@ -118,8 +118,12 @@ def render(source: StoreSource, layer: str, tile: Tile) -> bytes:
     lon, lat = source._position()
     # MVT feature ids are whole numbers; a layer keyed by text (bus ids) has none.
     with_id = source.order_id.type.python_type is int
+    cells = source._cells(now)
     with source.engine.connect() as conn:
-        if tile.z >= POINTS_FROM:
+        # Stored cells tell at once whether a deep tile is too full for points, rather than
+        # reading MAX_POINTS + 1 of them first.
+        if tile.z >= POINTS_FROM and not (
+                cells is not None and _stored_count(conn, cells, tile) > MAX_POINTS):
             box = tile.bounds(BUFFER)
             points = source._select(now).where(*source._where(conn, box, {}, now)) \
                 .with_only_columns(source.order_id.label("id"), lon.label("lon"),
@@ -129,11 +133,23 @@ def render(source: StoreSource, layer: str, tile: Tile) -> bytes:
             if count <= MAX_POINTS:
                 return body
         # The grid counts only the tile's own points (no buffer), so no point counts twice.
-        cells = source._cells(now)
         level = cells.level_for(tile) if cells is not None else None
         grid = _grid(source, conn, tile, now) if cells is None or level is None \
             else _stored_grid(cells, level, tile)
         return _encode(conn, grid, layer, tile, with_id=False)[0]
+
+
+def _stored_count(conn: sa.Connection, cells: Cells, tile: Tile) -> int:
+    """How many public points the tile holds, from the nearest stored level >= its zoom
+    (0 when no level is that deep: the points are read and counted then)."""
+    deep_enough = [level for level in cells.levels if level >= tile.z]
+    if not deep_enough:
+        return 0
+    t, span = cells.table, min(deep_enough) - tile.z
+    first_x, first_y, last = tile.x << span, tile.y << span, (1 << span) - 1
+    return conn.execute(sa.select(sa.func.coalesce(sa.func.sum(t.c.count), 0)).where(
+        t.c.level == min(deep_enough), t.c.cx.between(first_x, first_x + last),
+        t.c.cy.between(first_y, first_y + last), *cells.where)).scalar_one()
 
 
 def _stored_grid(cells: Cells, level: int, tile: Tile) -> sa.Select:
