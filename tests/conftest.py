@@ -98,8 +98,8 @@ def _empty_postgis(url: str) -> None:
             "transit_calendar, transit_stop_times, transit_trips, transit_stops, transit_routes, "
             "transit_agencies, transit_feed, admin_events, "
             "api_keys, report_events, subscribers, outbox, response_templates, map_views, "
-            "staff_sessions, staff_users, transitions, report_photos, reports, categories, "
-            "statuses, departments RESTART IDENTITY CASCADE"))
+            "staff_sessions, staff_users, transitions, report_photos, report_cells, reports, "
+            "categories, statuses, departments RESTART IDENTITY CASCADE"))
     engine.dispose()
 
 

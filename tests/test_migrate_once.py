@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -18,9 +19,14 @@ from typer.testing import CliRunner
 from geoapp.app import create_app
 from geoapp.cli import cli
 from geoapp.errors import SchemaOutOfDate
+from geoapp.features.tiles import EXTENT, Tile
 from geoapp.settings import Settings
 from geoapp.store.engine import MIGRATIONS, current_revision, head_revision, open_engine
-from tests.conftest import _free_port
+from geoapp.store.reports import ReportStore
+from geoapp.store.schema import REPORT_CELL_LEVELS, report_cells, wildlife_detections
+from geoapp.wildlife.layer import DetectionSource
+from tests.bulk import insert_reports, synthetic_reports
+from tests.conftest import REFERENCE_DATA, _free_port
 
 
 def _revision(database_url: str) -> str | None:
@@ -75,6 +81,49 @@ def test_a_worker_refuses_a_store_not_at_head_and_names_the_fix(empty_url, tmp_p
     _migrate_to(empty_url, "head")
     app = create_app(settings)
     app.state.reports.store.engine.dispose()
+
+
+def test_revision_0009_fills_the_cells_and_the_detections_index_from_rows_stored_before(
+        empty_url):
+    _migrate_to(empty_url, "0008")
+    engine = open_engine(empty_url)
+    ReportStore(engine).seed(REFERENCE_DATA)
+    rows = list(synthetic_reports(400))
+    insert_reports(engine, rows)
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        conn.execute(wildlife_detections.insert(), [
+            {"device_id": None, "dedup_key": f"old:{n}", "event_id": str(n),
+             "event": "detection", "species": "bear", "count": 1, "confidence": None,
+             "observed_at": now, "received_at": now, "lon": lon, "lat": 37.9,
+             "visibility": "exact", "source": "csv"}
+            for n, lon in enumerate((139.5, 139.50000002))])
+    engine.dispose()
+
+    _migrate_to(empty_url, "head")
+    engine = open_engine(empty_url)
+    try:
+        with engine.connect() as conn:
+            stored = {(r.level, r.cx, r.cy, r.status_code): (r.count, r.sum_lon, r.sum_lat)
+                      for r in conn.execute(sa.select(report_cells))}
+        expected: dict[tuple, list] = {}
+        for row in rows:
+            for level in REPORT_CELL_LEVELS:
+                x, y = Tile(level, 0, 0).to_tile(row["lon"], row["lat"])
+                cell = expected.setdefault(
+                    (level, int(x // EXTENT), int(y // EXTENT), row["status_code"]), [0, 0, 0])
+                cell[0] += 1
+                cell[1] += row["lon"]
+                cell[2] += row["lat"]
+        assert stored.keys() == expected.keys()
+        for key, (count, sum_lon, sum_lat) in expected.items():
+            assert stored[key] == (count, pytest.approx(sum_lon), pytest.approx(sum_lat))
+        # The detection stored before 0009 is in its index: a bbox finds it, and only it.
+        found = DetectionSource(engine, staff=True).query(
+            bbox=(139.49, 37.89, 139.50000001, 37.91), limit=10).features
+        assert [f.properties["count"] for f in found] == [1] and found[0].id == "1"
+    finally:
+        engine.dispose()
 
 
 def test_the_default_still_migrates_on_start(empty_url, tmp_path):

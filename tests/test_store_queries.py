@@ -6,6 +6,7 @@ straight into the store, and watches the SQL the app sends with SQLAlchemy's own
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from geoapp.features.live import COUNT_LIMIT, MAX_OFFSET
 from geoapp.features.source import filter_key
 from geoapp.staff.figures import figures, fiscal_year
 from geoapp.store.schema import transit_positions, wildlife_detections
+from geoapp.wildlife.layer import DetectionSource
 from geoapp.wildlife.mesh import generalise
 from tests.bulk import add_photo, insert_reports, report_row, synthetic_reports
 
@@ -281,6 +283,50 @@ def test_wildlife_pages_by_cursor_and_tests_the_public_position(engine_client):
     bears = engine_client.get(url, params={"species": "bear", "precision": "mesh"}).json()
     assert bears["numberMatched"] == len([r for r in rows if r["species"] == "bear"
                                           and r["visibility"] == "mesh"])
+
+
+@pytest.mark.parametrize("path", ["index", "scan"])
+def test_a_wildlife_bbox_uses_the_spatial_index_and_only_the_exact_test_decides(
+        engine_client, path, monkeypatch):
+    if path == "scan":  # SQLite reads a box holding most of the window on its time index
+        monkeypatch.setattr("geoapp.wildlife.layer.RTREE_PROBE", 2)
+    engine = _engine(engine_client)
+    now = datetime.now(UTC).replace(microsecond=0)
+    rng = random.Random(5)
+    rows = [_detection(n, lon=rng.uniform(139.3, 139.6), lat=rng.uniform(37.85, 37.95),
+                       when=now - timedelta(minutes=n), visibility="exact") for n in range(40)]
+    # 1e-8 degrees apart: only the exact test can tell these apart.
+    for n, lon in enumerate((139.50000000, 139.50000001, 139.50000002)):
+        rows.append(_detection(100 + n, lon=lon, lat=37.9, when=now, visibility="exact"))
+    # A mesh device's detection is public at its cell's centre: a box holding the centre
+    # but not the stored point finds it; one holding the stored point only does not.
+    centre_lon, centre_lat, _ = generalise(139.4510, 37.9030)
+    rows.append(_detection(200, lon=139.4510, lat=37.9030, when=now, visibility="mesh"))
+    with engine.begin() as conn:
+        conn.execute(wildlife_detections.insert(), rows)
+    ids = {row["dedup_key"]: n + 1 for n, row in enumerate(rows)}
+    url = "/collections/wildlife_detections/items"
+    box = (139.49, 37.89, 139.50000001, 37.91)
+    with _statements(engine) as seen:
+        body = engine_client.get(url, params={"bbox": ",".join(map(str, box)),
+                                              "limit": 1000}).json()
+    found = {int(f["id"]) for f in body["features"]}
+    inside = {ids[r["dedup_key"]] for r in rows if r["visibility"] == "exact"
+              and box[0] <= r["lon"] <= box[2] and box[1] <= r["lat"] <= box[3]}
+    assert found == inside and ids["test:101"] in found and ids["test:102"] not in found
+    (page,) = [s for s, _ in seen if "ORDER BY wildlife_detections.observed_at" in s]
+    index = "FROM wildlife_detections_rtree" if engine.dialect.name == "sqlite" else "geom &&"
+    assert (index in page) == (path == "index" or engine.dialect.name == "postgresql")
+
+    around_centre = (centre_lon - 1e-5, centre_lat - 1e-5, centre_lon + 1e-5, centre_lat + 1e-5)
+    around_point = (139.4510 - 1e-5, 37.9030 - 1e-5, 139.4510 + 1e-5, 37.9030 + 1e-5)
+    for bbox, expected in ((around_centre, {ids["test:200"]}), (around_point, set())):
+        answer = engine_client.get(url, params={"bbox": ",".join(map(str, bbox))}).json()
+        assert {int(f["id"]) for f in answer["features"]} == expected
+    staff = DetectionSource(engine, staff=True)
+    assert {int(f.id) for f in staff.query(bbox=around_point, limit=10).features} == {
+        ids["test:200"]}
+    assert {int(f.id) for f in staff.query(bbox=box, limit=100).features} == inside
 
 
 def test_bus_positions_page_in_sql_with_stale_filter(engine_client):

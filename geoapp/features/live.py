@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import sqlalchemy as sa
@@ -19,6 +19,9 @@ import sqlalchemy as sa
 from geoapp.errors import InvalidParameter
 from geoapp.features import cursor as cursors
 from geoapp.features.source import BBox, Feature, Page, Summary
+
+if TYPE_CHECKING:
+    from geoapp.features.tiles import Cells
 
 #: The largest ``offset`` served: reading past it costs more the further it goes, while a
 #: ``next`` link's cursor costs the same on every page.
@@ -65,6 +68,11 @@ class StoreSource:
     def _tile_properties(self, now: datetime) -> list[sa.ColumnElement[Any]]:
         """The few labelled columns a vector tile's points carry (their id is the feature's)."""
         return []
+
+    def _cells(self, now: datetime) -> Cells | None:
+        """The counts per map cell the store keeps of the public rows, for zoomed-out
+        vector tiles; None: tiles count the points themselves."""
+        return None
 
     def _key_to_json(self, value: Any) -> Any:
         """The sort key as a cursor carries it."""

@@ -2,9 +2,11 @@
 
 A tile is ONE SQL query on either engine: the source's own public rows, the same bbox
 test as its pages (spatial index, then the exact test), and either the points (deep zoom)
-or a density grid, points counted per cell with ``GROUP BY`` (shallow zoom, or a tile too
-full to draw point by point). PostGIS encodes the tile itself (``ST_AsMVT``); on SQLite the
-rows are encoded by ``mapbox-vector-tile``.
+or a density grid (shallow zoom, or a tile too full to draw point by point). A source whose
+store keeps counts per cell (:class:`Cells`, reports) has its grid summed from the stored
+cells, a bounded number of rows whatever the number of points; any other source's points
+are counted per cell with ``GROUP BY``. PostGIS encodes the tile itself (``ST_AsMVT``); on
+SQLite the rows are encoded by ``mapbox-vector-tile``.
 """
 
 from __future__ import annotations
@@ -39,8 +41,30 @@ POINTS_FROM = 14
 MAX_POINTS = 5000
 #: Cells per tile side in a density grid (16 screen pixels a cell on a 256 px tile).
 GRID = 16
+#: GRID as zoom levels: a grid cell of a zoom-z tile is a tile of zoom z + 4.
+_GRID_ZOOMS = GRID.bit_length() - 1
 #: Half the Web Mercator world's width, in metres.
 _HALF_WORLD = math.pi * 6378137.0
+
+
+@dataclass(frozen=True)
+class Cells:
+    """Counts of a source's points per WebMercatorQuad tile, kept by its store.
+
+    ``table`` has the columns ``level`` (a zoom), ``cx``, ``cy`` (the tile's column and row
+    at that zoom), ``count``, ``sum_lon`` and ``sum_lat`` (of the points counted), and
+    holds every level of ``levels``; ``where`` says which of its rows the public may see.
+    """
+
+    table: sa.Table
+    levels: tuple[int, ...]
+    where: tuple[sa.ColumnElement[bool], ...] = ()
+
+    def level_for(self, tile: Tile) -> int | None:
+        """The stored level a grid of ``tile`` sums (the nearest as deep as its cells, i.e.
+        zoom z + 4), or None when no level is that deep."""
+        deep_enough = [level for level in self.levels if level >= tile.z + _GRID_ZOOMS]
+        return min(deep_enough) if deep_enough else None
 
 
 @dataclass(frozen=True)
@@ -94,8 +118,12 @@ def render(source: StoreSource, layer: str, tile: Tile) -> bytes:
     lon, lat = source._position()
     # MVT feature ids are whole numbers; a layer keyed by text (bus ids) has none.
     with_id = source.order_id.type.python_type is int
+    cells = source._cells(now)
     with source.engine.connect() as conn:
-        if tile.z >= POINTS_FROM:
+        # Stored cells tell at once whether a deep tile is too full for points, rather than
+        # reading MAX_POINTS + 1 of them first.
+        if tile.z >= POINTS_FROM and not (
+                cells is not None and _stored_count(conn, cells, tile) > MAX_POINTS):
             box = tile.bounds(BUFFER)
             points = source._select(now).where(*source._where(conn, box, {}, now)) \
                 .with_only_columns(source.order_id.label("id"), lon.label("lon"),
@@ -105,7 +133,45 @@ def render(source: StoreSource, layer: str, tile: Tile) -> bytes:
             if count <= MAX_POINTS:
                 return body
         # The grid counts only the tile's own points (no buffer), so no point counts twice.
-        return _encode(conn, _grid(source, conn, tile, now), layer, tile, with_id=False)[0]
+        level = cells.level_for(tile) if cells is not None else None
+        grid = _grid(source, conn, tile, now) if cells is None or level is None \
+            else _stored_grid(cells, level, tile)
+        return _encode(conn, grid, layer, tile, with_id=False)[0]
+
+
+def _stored_count(conn: sa.Connection, cells: Cells, tile: Tile) -> int:
+    """How many public points the tile holds, from the nearest stored level >= its zoom
+    (0 when no level is that deep: the points are read and counted then)."""
+    deep_enough = [level for level in cells.levels if level >= tile.z]
+    if not deep_enough:
+        return 0
+    t, span = cells.table, min(deep_enough) - tile.z
+    first_x, first_y, last = tile.x << span, tile.y << span, (1 << span) - 1
+    return conn.execute(sa.select(sa.func.coalesce(sa.func.sum(t.c.count), 0)).where(
+        t.c.level == min(deep_enough), t.c.cx.between(first_x, first_x + last),
+        t.c.cy.between(first_y, first_y + last), *cells.where)).scalar_one()
+
+
+def _stored_grid(cells: Cells, level: int, tile: Tile) -> sa.Select:
+    """The tile's GRID × GRID cells summed from the stored cells of ``level``, at the mean
+    position of their points.
+
+    Grid cells are the tiles of zoom z + 4 (Mercator-aligned), each the sum of
+    2^(level - z - 4) × as many stored cells; empty ones are left out.
+    """
+    t = cells.table
+    span, shift = level - tile.z, level - tile.z - _GRID_ZOOMS
+    first_x, first_y, last = tile.x << span, tile.y << span, (1 << span) - 1
+
+    def grid_key(column: sa.ColumnElement[int]) -> sa.ColumnElement[int]:
+        return column.op(">>", return_type=sa.Integer)(shift) if shift else column
+
+    count = sa.func.sum(t.c.count)
+    return sa.select(count.label("count"), (sa.func.sum(t.c.sum_lon) / count).label("lon"),
+                     (sa.func.sum(t.c.sum_lat) / count).label("lat")).where(
+        t.c.level == level, t.c.cx.between(first_x, first_x + last),
+        t.c.cy.between(first_y, first_y + last), *cells.where,
+    ).group_by(grid_key(t.c.cx), grid_key(t.c.cy)).having(count > 0)
 
 
 def _grid(source: StoreSource, conn: sa.Connection, tile: Tile, now: Any) -> sa.Select:

@@ -15,12 +15,13 @@ from geoapp.errors import NotFound
 from geoapp.features.live import StoreSource, parse_whole, same_instant
 from geoapp.features.params import parse_id
 from geoapp.features.source import BBox, Feature
+from geoapp.features.tiles import Cells
 from geoapp.i18n import Lang
 from geoapp.japantime import iso
 from geoapp.store import versions
 from geoapp.store.records import Report
 from geoapp.store.reports import ReportStore
-from geoapp.store.schema import report_photos, reports
+from geoapp.store.schema import REPORT_CELL_LEVELS, report_cells, report_photos, reports
 
 #: Properties filtered through a reference table: (table, its field the property shows).
 _REFERENCE_FILTERS = {
@@ -107,6 +108,13 @@ class ReportSource(StoreSource):
 
     def _candidates(self, conn: sa.Connection, bbox: BBox) -> sa.ColumnElement[bool] | None:
         return self.store.candidates(conn, bbox)
+
+    def _cells(self, now: datetime) -> Cells | None:
+        # The same states as _select hides, so a cell counts exactly the public points.
+        _, statuses, shown = self._visible()
+        hidden = [code for code in statuses if code not in shown]
+        return Cells(report_cells, REPORT_CELL_LEVELS,
+                     (report_cells.c.status_code.not_in(hidden),))
 
     def _filter(self, key: str, text: str, now: datetime) -> sa.ColumnElement[bool]:
         if key in _REFERENCE_FILTERS:

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from geoapp.errors import Conflict, NotFound
 from geoapp.features.source import BBox
+from geoapp.store import spatial
 from geoapp.store.records import Category, Contact, Department, NewReport, Photo, Report, Status
 from geoapp.store.schema import (
     categories,
@@ -366,16 +367,7 @@ class ReportStore:
 
 def bbox_clause(dialect: str, bbox: BBox) -> sa.ColumnElement[bool]:
     """The spatial index's (rounded, inclusive) clause for reports in ``bbox``."""
-    minx, miny, maxx, maxy = bbox
-    params = {"minx": minx, "miny": miny, "maxx": maxx, "maxy": maxy}
-    if dialect == "postgresql":
-        # The generated geometry column lives only in the database (migration 0001).
-        envelope = sa.func.ST_MakeEnvelope(minx, miny, maxx, maxy, 4326)
-        return sa.literal_column("reports.geom").op("&&", return_type=sa.Boolean)(envelope)
-    return reports.c.id.in_(sa.text(
-        "SELECT id FROM reports_rtree WHERE max_lon >= :minx AND min_lon <= :maxx "
-        "AND max_lat >= :miny AND min_lat <= :maxy"
-    ).bindparams(**params).columns(sa.column("id", sa.Integer)))
+    return spatial.index_clause(dialect, reports, bbox)
 
 
 def candidates(conn: sa.Connection, bbox: BBox) -> sa.ColumnElement[bool] | None:
@@ -386,12 +378,4 @@ def candidates(conn: sa.Connection, bbox: BBox) -> sa.ColumnElement[bool] | None
     id order with the exact test, so the R*Tree is asked first how many it would return.
     Pair it with :meth:`ReportStore.within`, the exact test.
     """
-    clause = bbox_clause(conn.dialect.name, bbox)
-    if conn.dialect.name == "postgresql":
-        return clause
-    minx, miny, maxx, maxy = bbox
-    probe = sa.text(
-        "SELECT count(*) FROM (SELECT 1 FROM reports_rtree WHERE max_lon >= :minx "
-        "AND min_lon <= :maxx AND max_lat >= :miny AND min_lat <= :maxy LIMIT :n)"
-    ).bindparams(minx=minx, miny=miny, maxx=maxx, maxy=maxy, n=RTREE_PROBE + 1)
-    return clause if conn.execute(probe).scalar_one() <= RTREE_PROBE else None
+    return spatial.candidates(conn, reports, bbox, RTREE_PROBE)

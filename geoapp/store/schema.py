@@ -101,6 +101,25 @@ report_photos = sa.Table(
 )
 
 
+#: The zoom levels report_cells keeps (migration 0009 says the same; its triggers fill them).
+REPORT_CELL_LEVELS = (18, 16, 14, 12, 10)
+
+# Reports counted per WebMercatorQuad tile of each level and per state, with the sums of
+# their coordinates, kept exact by triggers on reports (revision 0009): a zoomed-out vector
+# tile reads these cells instead of every report it covers.
+report_cells = sa.Table(
+    "report_cells", metadata,
+    sa.Column("level", sa.Integer, primary_key=True),
+    sa.Column("cx", sa.Integer, primary_key=True),  # the tile's column at that level
+    sa.Column("cy", sa.Integer, primary_key=True),  # and its row, from the north
+    sa.Column("status_code", sa.String(40), primary_key=True),
+    sa.Column("count", sa.Integer, nullable=False),  # may be 0: emptied cells are kept
+    sa.Column("sum_lon", sa.Float, nullable=False),
+    sa.Column("sum_lat", sa.Float, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+
 staff_users = sa.Table(
     "staff_users", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),

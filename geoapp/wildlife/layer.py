@@ -16,10 +16,10 @@ import sqlalchemy as sa
 from geoapp.errors import InvalidParameter, NotFound
 from geoapp.features.live import StoreSource, parse_whole, same_instant
 from geoapp.features.params import parse_id
-from geoapp.features.source import Feature
+from geoapp.features.source import BBox, Feature
 from geoapp.i18n import Lang
 from geoapp.japantime import JST
-from geoapp.store import versions
+from geoapp.store import spatial, versions
 from geoapp.store.schema import wildlife_detections
 from geoapp.wildlife import detections as store
 from geoapp.wildlife.detections import (
@@ -28,13 +28,19 @@ from geoapp.wildlife.detections import (
     public_position,
     public_position_sql,
 )
-from geoapp.wildlife.mesh import mesh3_bounds
+from geoapp.wildlife.mesh import CELL_LAT, CELL_LON, mesh3_bounds
 from geoapp.wildlife.vocab import SPECIES, label
 
 DEFAULT_DAYS = 7
 MAX_DAYS = 3650
 #: Device visibilities whose detections the public layer shows.
 PUBLIC_VISIBILITIES = ("exact", "mesh")
+#: Candidates the R*Tree may return before a bbox counts as "most of the window": then the
+#: window is read on its time index with the exact test alone (as reports do).
+RTREE_PROBE = 20_000
+#: How far a public position may lie from the stored point it generalises: half a
+#: 3次メッシュ cell, and a little more for the rounding of the centre to 1e-6 degrees.
+_MESH_REACH = (CELL_LON / 2 + 1e-5, CELL_LAT / 2 + 1e-5)
 
 
 def alt_text(detection: Detection, lang: Lang) -> str:
@@ -124,6 +130,15 @@ class DetectionSource(StoreSource):
         if not self.staff:  # hidden devices' detections (every trap's) are never public
             query = query.where(table.c.visibility.in_(PUBLIC_VISIBILITIES))
         return query
+
+    def _candidates(self, conn: sa.Connection, bbox: BBox) -> sa.ColumnElement[bool] | None:
+        # The index holds the stored points; a public position may be its mesh cell's
+        # centre instead, so the public layer asks for the box grown by that much. The
+        # exact test on the published position (_where) comes after either way.
+        minx, miny, maxx, maxy = bbox
+        grow_x, grow_y = (0.0, 0.0) if self.staff else _MESH_REACH
+        grown = (minx - grow_x, miny - grow_y, maxx + grow_x, maxy + grow_y)
+        return spatial.candidates(conn, wildlife_detections, grown, RTREE_PROBE)
 
     def _filter(self, key: str, text: str, now: datetime) -> sa.ColumnElement[bool]:
         table = wildlife_detections
