@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import sqlite3
 from pathlib import Path
 
@@ -96,7 +97,33 @@ def _sqlite_pragmas(synchronous: str, dbapi_connection, _record) -> None:  # noq
     cursor.execute(f"PRAGMA synchronous={synchronous}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    _math_functions(dbapi_connection, cursor)
     cursor.close()
+
+
+#: The SQL math functions report_cells' triggers use (the tile of a point), for an SQLite
+#: built without SQLITE_ENABLE_MATH_FUNCTIONS: same names, same results.
+def _or_null(function):  # noqa: ANN001, ANN202
+    # SQLite's own math functions answer NULL outside their domain (ln(0)); Python raises.
+    def call(value):  # noqa: ANN001, ANN202
+        try:
+            return None if value is None else function(value)
+        except (ValueError, OverflowError):
+            return None
+    return call
+
+
+_MATH = {"ln": (1, _or_null(math.log)), "tan": (1, _or_null(math.tan)),
+         "radians": (1, _or_null(math.radians)), "floor": (1, _or_null(math.floor)),
+         "pi": (0, lambda: math.pi)}
+
+
+def _math_functions(dbapi_connection, cursor) -> None:  # noqa: ANN001
+    try:
+        cursor.execute("SELECT ln(1), tan(0), radians(0), floor(0.5), pi()")
+    except sqlite3.OperationalError:
+        for name, (arity, function) in _MATH.items():
+            dbapi_connection.create_function(name, arity, function, deterministic=True)
 
 
 def open_engine(url: str, *, statement_timeout: float = 30.0,
