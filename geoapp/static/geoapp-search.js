@@ -148,7 +148,10 @@
     list.setAttribute("role", "listbox");
     list.setAttribute("aria-label", form.dataset.suggestions);
     var live = element("p", "visually-hidden");
-    live.setAttribute("role", "status");
+    // A polite live region, not a second role=status: the map's status line is the page's one.
+    live.setAttribute("aria-live", "polite");
+    live.setAttribute("aria-atomic", "true");
+    live.className = "visually-hidden place-search-status";
     form.appendChild(list);
     form.appendChild(live);
     input.setAttribute("role", "combobox");

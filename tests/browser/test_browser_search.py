@@ -68,7 +68,7 @@ def test_keyboard_chooses_a_shelter_and_its_popup_opens(page, page_watch, live_s
     options = listbox.get_by_role("option")
     expect(options.first).to_contain_text("紫雲寺小学校")
     expect(options.first).to_contain_text(TEXTS[lang]["shelter"])
-    expect(page.locator(".place-search [role=status]")).to_contain_text(TEXTS[lang]["announce"])
+    expect(page.locator(".place-search-status")).to_contain_text(TEXTS[lang]["announce"])
     # Nothing is chosen until the arrow keys say so; then the input points at the option.
     assert box.get_attribute("aria-activedescendant") is None
     box.press("ArrowDown")
