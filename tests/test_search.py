@@ -14,7 +14,9 @@ from geoapp.places.normalise import normalise, variants
 from geoapp.places.search import ADDRESS, EXACT, PREFIX, SUBSTRING, PlaceIndex
 from geoapp.places.towns import CREDIT, nearest_town, towns_in
 from geoapp.settings import PROJECT_ROOT, Settings
+from geoapp.transit.gtfs import read_feed
 from tests.bulk import insert_reports, report_row
+from tests.transit.feeds import write_feed
 
 GEO = PROJECT_ROOT / "data" / "geo"
 OTEMACHI_1 = (139.322865, 37.95031)  # 大手町一丁目's representative point in the file
@@ -221,3 +223,18 @@ def test_public_report_numbers_are_found_and_closed_ones_are_not(engine_client):
     for number in (closed, 999_999, 99_999_999_999_999_999_999):
         found = engine_client.get("/search", params={"q": str(number)}).json()["results"]
         assert all(r["kind"] != "report" for r in found), number
+
+
+def test_bus_stops_are_found_by_name_reading_and_english_after_an_import(engine_client,
+                                                                         tmp_path):
+    before = engine_client.get("/search", params={"q": "新発田駅前"}).json()["results"]
+    assert before and all(r["collection"] != "bus_stops" for r in before)  # 新発田駅前公園…
+    engine_client.app.state.buses.timetable.replace(read_feed(write_feed(tmp_path / "v3")),
+                                                    sample=False)
+    # The index built before the import follows the timetable's new version.
+    for typed in ("新発田駅前", "シバタエキマエ", "shibata station"):
+        found = engine_client.get("/search", params={"q": typed}).json()["results"]
+        stop = next(r for r in found if r["collection"] == "bus_stops")
+        assert (stop["id"], stop["name"]) == ("S1", "新発田駅前"), typed
+    english = engine_client.get("/search", params={"q": "新発田駅前", "lang": "en"}).json()
+    assert english["results"][0]["name"] == "Shibata Station"

@@ -152,7 +152,13 @@
     live.setAttribute("aria-live", "polite");
     live.setAttribute("aria-atomic", "true");
     live.className = "visually-hidden place-search-status";
-    form.appendChild(list);
+    // The towns' credit, shown under the suggestions whenever a town is among them.
+    var credit = element("p", "place-search-credit");
+    var popup = element("div", "place-search-popup");
+    popup.hidden = true;
+    popup.appendChild(list);
+    popup.appendChild(credit);
+    form.appendChild(popup);
     form.appendChild(live);
     input.setAttribute("role", "combobox");
     input.setAttribute("aria-autocomplete", "list");
@@ -168,11 +174,14 @@
     function open() {
       if (!results.length) { return; }
       list.hidden = false;
+      popup.hidden = false;
+      credit.hidden = !credit.textContent;
       input.setAttribute("aria-expanded", "true");
     }
 
     function close() {
       list.hidden = true;
+      popup.hidden = true;
       input.setAttribute("aria-expanded", "false");
       input.removeAttribute("aria-activedescendant");
       highlight(-1);
@@ -191,8 +200,9 @@
       }
     }
 
-    function render(items) {
+    function render(items, credits) {
       results = items;
+      credit.textContent = (credits || []).join(" ");
       list.textContent = "";
       items.forEach(function (r, i) {
         var li = element("li");
@@ -224,7 +234,7 @@
           return response.json();
         })
         .then(function (body) {
-          if (mine === asked) { render(body.results || []); }
+          if (mine === asked) { render(body.results || [], body.credits); }
         })
         .catch(function () {
           if (mine !== asked) { return; }

@@ -105,6 +105,7 @@ def test_a_town_typed_with_digits_gets_a_labelled_marker_and_the_credit(
     first = page.get_by_role("listbox").get_by_role("option").first
     expect(first).to_contain_text("大手町一丁目")
     expect(first).to_contain_text(TEXTS[lang]["town"])
+    expect(page.locator(".place-search-credit")).to_have_text(CREDIT)  # the towns' credit
     # The list open over the map: WCAG 2.0/2.1/2.2 A and AA hold.
     _assert_axe_22_clean(page, f"the map ({lang}, {viewport}) with the suggestions open",
                          map_markers=True)
@@ -190,3 +191,18 @@ def test_no_page_load_asks_for_a_missing_favicon(page, page_watch, live_server):
     # A document that names none (a JSON answer) has the browser ask /favicon.ico.
     icon = page.request.get(live_server.url + "/favicon.ico")
     assert icon.status == 200 and icon.headers["content-type"] == "image/x-icon"
+
+
+def test_a_map_link_to_a_place_opens_with_a_labelled_marker(page, page_watch, live_server):
+    """The results page's "show on the map" links: /?at=LAT,LON&label=NAME."""
+    page.goto(live_server.url + "/?lang=en&at=37.950310,139.322865&label=大手町一丁目")
+    marker = page.get_by_role("button", name="Searched place: 大手町一丁目")
+    expect(marker).to_be_visible()
+    expect(page.locator(".leaflet-popup .geoapp-popup-title")).to_have_text("大手町一丁目")
+    centre = page.evaluate("() => { const c = geoappMap.getCenter(); return [c.lat, c.lng]; }")
+    assert abs(centre[0] - 37.95031) < 1e-4 and abs(centre[1] - 139.322865) < 1e-4
+    # Nonsense in the address places nothing and breaks nothing.
+    page.goto(live_server.url + "/?at=91,abc&label=<b>x</b>")
+    wait_for_layer(page, "shelters")
+    expect(page.locator(".place-search-marker")).to_have_count(0)
+    page_watch.assert_clean()
