@@ -211,7 +211,8 @@
         li.setAttribute("aria-selected", "false");
         li.appendChild(element("span", "place-search-name", r.name));
         li.appendChild(document.createTextNode(" "));
-        li.appendChild(element("span", "place-search-kind", "（" + r.kind_label + "）"));
+        li.appendChild(element("span", "place-search-kind", form.dataset.lang === "ja"
+          ? "（" + r.kind_label + "）" : "(" + r.kind_label + ")"));
         li.dataset.index = String(i);
         list.appendChild(li);
       });

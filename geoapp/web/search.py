@@ -109,7 +109,8 @@ def search(
     lang: LangDep,
     q: str | None = Query(None, description="What to look for: a town (大字・町丁目), a "
                           "facility's name or a report number; widths, kana, 「1丁目」/「一丁目」 "
-                          "and a leading 新発田市 do not matter; at most 100 characters"),
+                          "and a leading 新発田市 do not matter; at most 100 characters. "
+                          "Required, except with f=html (which then answers the empty form)"),
     limit: str | None = Query(None, description=f"Results at most (1–{MAX_RESULTS}, "
                               f"default {DEFAULT_LIMIT})"),
     f: str | None = Query(None, description="json (default) or html"),

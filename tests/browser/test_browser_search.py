@@ -116,6 +116,8 @@ def test_a_town_typed_with_digits_gets_a_labelled_marker_and_the_credit(
     expect(page.locator(".leaflet-popup .geoapp-popup-title")).to_have_text("大手町一丁目")
     assert page.evaluate("() => geoappMap.getZoom()") == 16
     expect(page.locator(".leaflet-control-attribution")).to_contain_text("Geolonia")
+    # The box adds no sideways scrolling, on the phone either.
+    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
     page_watch.assert_clean()
 
 
@@ -161,6 +163,17 @@ def test_the_results_page_without_javascript_works_and_is_accessible(
         expect(page.locator("footer")).to_contain_text(CREDIT)
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("path", ["/collections?f=html", "/collections/wifi/items?f=html"])
+def test_list_pages_with_the_suggestions_open_have_no_wcag_violations(page, page_watch,
+                                                                     live_server, path):
+    for lang, viewport in (("ja", "desktop"), ("en", "phone")):
+        page.set_viewport_size(VIEWPORTS[viewport])
+        page.goto(live_server.url + path + ("&lang=en" if lang == "en" else ""))
+        _type(page, lang, "紫雲寺")
+        _assert_axe_22_clean(page, f"{path} ({lang}, {viewport}) with the suggestions open")
+    page_watch.assert_clean()
 
 
 @pytest.mark.parametrize("viewport", VIEWPORTS)
