@@ -6,6 +6,9 @@ results page; and no page load asks for anything that is not there (the favicon)
 
 from __future__ import annotations
 
+import re
+
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -218,4 +221,22 @@ def test_a_map_link_to_a_place_opens_with_a_labelled_marker(page, page_watch, li
     page.goto(live_server.url + "/?at=91,abc&label=<b>x</b>")
     wait_for_layer(page, "shelters")
     expect(page.locator(".place-search-marker")).to_have_count(0)
+    page_watch.assert_clean()
+
+
+def test_a_report_number_leads_to_a_marker_linking_its_page(page, page_watch, live_server):
+    posted = httpx.post(live_server.url + "/api/v1/reports", data={
+        "category": "gutter", "description": "側溝のふたが割れています",
+        "lat": "37.9477", "lon": "139.3275"})
+    assert posted.status_code == 201, posted.text
+    number = posted.json()["number"]
+    _open_map(page, live_server.url + "/", "desktop")
+    box = _type(page, "ja", number)
+    expect(page.get_by_role("option").first).to_contain_text(f"通報 {number}（側溝・排水）")
+    box.press("ArrowDown")
+    box.press("Enter")
+    marker = page.get_by_role("button", name=f"検索した場所: 通報 {number}（側溝・排水）")
+    expect(marker).to_be_visible()
+    link = page.locator(".leaflet-popup").get_by_role("link", name="詳しいページを開く")
+    expect(link).to_have_attribute("href", re.compile(rf"/reports/{number}$"))
     page_watch.assert_clean()
