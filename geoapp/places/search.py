@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from typing import Literal
 
 from geoapp.catalog.registry import Catalog, Layer
 from geoapp.catalog.spec import ReportsSource, TransitSource, WildlifeSource
@@ -15,6 +16,8 @@ from geoapp.features.source import Feature
 from geoapp.places.normalise import normalise, variants
 from geoapp.places.towns import Towns
 
+#: What a place is: a public report, a town (大字・町丁目) or a feature of a layer.
+Kind = Literal["report", "town", "feature"]
 #: How well a name matches, best first.
 EXACT, PREFIX, ADDRESS, SUBSTRING = 0, 1, 2, 3
 #: A name shorter than this is not looked for inside a longer query (「浦」 in every address).
@@ -29,7 +32,7 @@ _NUMBER_PREFIXES = ("no.", "no", "#", "通報", "番号")
 class Place:
     """One search result: a town, a layer's feature or a report, and where it is."""
 
-    kind: str  # "report", "town" or "feature"
+    kind: Kind
     name: str
     lon: float
     lat: float

@@ -3,7 +3,6 @@ as JSON for the map's search box and as a page that works without JavaScript."""
 
 from __future__ import annotations
 
-from typing import Literal
 from urllib.parse import urlencode
 
 import orjson
@@ -17,7 +16,7 @@ from geoapp.errors import InvalidParameter
 from geoapp.features.params import parse_int
 from geoapp.i18n import DEFAULT_LANG, Lang, t
 from geoapp.places import towns
-from geoapp.places.search import MAX_RESULTS, Place, PlaceIndex
+from geoapp.places.search import MAX_RESULTS, Kind, Place, PlaceIndex
 from geoapp.web.context import CatalogDep, LangDep, TemplatesDep, base_url
 from geoapp.web.negotiation import choose_format
 from geoapp.web.problems import documented
@@ -32,7 +31,7 @@ router = APIRouter(tags=["Search"])
 class SearchResult(BaseModel):
     """One place found."""
 
-    kind: Literal["report", "town", "feature"]
+    kind: Kind
     kind_label: str = Field(description="What it is, in the answer's language")
     name: str = Field(description="Its name in the answer's language where the data has one")
     collection: str | None = Field(description="The layer (collection id) of a feature; "
@@ -129,7 +128,7 @@ def search(
     for place in places:
         name = _name(place, lang)
         results.append(SearchResult(
-            kind=place.kind,  # type: ignore[arg-type]
+            kind=place.kind,
             kind_label=_kind_label(place, catalog, lang), name=name,
             collection=place.collection, id=place.id, lon=place.lon, lat=place.lat,
             url=_url(root, place, name, lang)))
