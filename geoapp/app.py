@@ -44,6 +44,7 @@ from geoapp.web import (
     pages,
     problems,
     reports,
+    search,
     security,
     staff,
     staff_admin,
@@ -280,6 +281,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(ogc.router)
     app.include_router(tiles.router)
+    app.include_router(search.router)
     app.include_router(reports.router)
     app.include_router(staff_auth.router)
     app.include_router(staff.router)

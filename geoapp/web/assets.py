@@ -85,3 +85,11 @@ def vendor_file(package_at_version: str, path: str, request: Request) -> FileRes
 def own_file(name: str) -> FileResponse:
     """One of geoapp's own scripts or stylesheets."""
     return _file(_safe_file(OWN_DIR, name))
+
+
+@router.get("/favicon.ico")
+def favicon() -> FileResponse:
+    """The site icon at the address browsers ask for by themselves (pages link the SVG)."""
+    # The address carries no version, so caches keep it a day rather than a year.
+    return FileResponse(OWN_DIR / "favicon.ico", media_type="image/x-icon",
+                        headers={"Cache-Control": "public, max-age=86400"})
