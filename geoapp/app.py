@@ -38,6 +38,7 @@ from geoapp.web import (
     caching,
     health,
     intake,
+    nearest,
     ogc,
     open311,
     opendata,
@@ -287,6 +288,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(open311.router)
     app.include_router(opendata.router)
     app.include_router(transit.router)
+    app.include_router(nearest.router)
     app.include_router(wildlife_web.router)
     app.include_router(assets.router)
     app.openapi = lambda: _openapi(app, settings)  # type: ignore[method-assign]
