@@ -109,7 +109,7 @@ def hazards_here(
         return _json(answer, lang=lang)
     return templates.TemplateResponse(request, "hazards.html", {
         "answer": answer,
-        "swatch": lambda colour: symbols.data_uri("square", colour),
+        "swatch": symbols.swatch,
         "heading": t("hazards.results_heading", lang,
                      point=t("nearest.point", lang, lat=lat, lon=lon)),
     })
