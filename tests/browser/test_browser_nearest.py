@@ -93,7 +93,7 @@ def test_a_tap_on_the_map_lists_the_nearest_five(page, page_watch, server, lang,
     items = page.locator("#nearest-results ol.nearest-list > li")
     expect(items).to_have_count(5)
     expect(page.locator("#nearest-status")).to_contain_text(words["found"])
-    expect(page.locator("#nearest-status")).to_have_attribute("role", "status")
+    expect(page.locator("#nearest-status")).to_have_attribute("aria-live", "polite")
     # A headed list: each place is a heading with a link to its page, then how far and where.
     assert page.locator("#nearest-results h3").count() == 1
     first = items.first
