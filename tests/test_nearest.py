@@ -174,3 +174,12 @@ def test_the_api_definition_declares_nearest(client):
     schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
     assert schema["properties"]["type"]["enum"] == ["FeatureCollection"]
     assert "400" in operation["responses"]
+
+
+def test_the_shelter_and_site_lists_link_to_the_nearest_form(client):
+    for layer in ("shelters", "evacuation_sites"):
+        page = client.get(f"/collections/{layer}/items", params={"f": "html", "lang": "en"})
+        assert f'href="/nearest?layer={layer}&amp;lang=en"' in page.text
+        form = client.get(f"/nearest?layer={layer}&lang=en", headers={"Accept": "text/html"})
+        assert f'<option value="{layer}" selected>' in form.text
+    assert "/nearest?" not in client.get("/collections/wifi/items?f=html").text

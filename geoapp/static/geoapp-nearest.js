@@ -99,11 +99,13 @@
 
   function showNearest(body, origin, originKey, what) {
     results.textContent = "";
+    hazardResults.textContent = "";  // one answer at a time, about one point
     drawn.clearLayers();
     originMarker(origin);
     var heading = text("h3", fill(T["nearest.list_heading"],
                                   { origin: T["nearest.origin_" + originKey], what: what }));
     heading.id = "nearest-list-heading";
+    heading.tabIndex = -1;
     results.appendChild(heading);
     (body.notes || []).forEach(function (note, i) {
       results.appendChild(text("p", note, !body.inside_city && i === 0 ? "notice" : "nearest-note"));
@@ -177,11 +179,13 @@
 
   function showHazards(body, origin, originKey) {
     hazardResults.textContent = "";
+    results.textContent = "";
     drawn.clearLayers();
     originMarker(origin);
     var heading = text("h3", fill(T["hazards.list_heading"],
                                   { origin: T["nearest.origin_" + originKey] }));
     heading.id = "hazards-list-heading";
+    heading.tabIndex = -1;
     hazardResults.appendChild(heading);
     if (!body.inside_city) { hazardResults.appendChild(text("p", T["hazards.outside_city"], "notice")); }
     var list = document.createElement("ul");
@@ -189,7 +193,8 @@
     list.setAttribute("aria-labelledby", heading.id);
     var lines = [];
     (body.layers || []).forEach(function (layer) {
-      var found = layer.found.map(function (entry) { return entry.label; }).join("、");
+      var found = layer.found.map(function (entry) { return entry.label; })
+        .join(cfg.lang === "ja" ? "、" : ", ");
       var line = fill(T["hazards.line"], { title: layer.title,
                                             found: found || T["hazards.nothing_drawn"] });
       lines.push(line);
@@ -239,7 +244,12 @@
       button.type = "button";
       button.addEventListener("click", function () {
         map.closePopup();
-        pair[1](e.latlng, "point");
+        // The popup, and the focus in it, is gone: the answer's heading takes the focus.
+        pair[1](e.latlng, "point").then(function () {
+          var heading = document.getElementById(
+            pair[0] === "hazards.here" ? "hazards-list-heading" : "nearest-list-heading");
+          if (heading) { heading.focus(); }
+        });
       });
       box.appendChild(button);
     });

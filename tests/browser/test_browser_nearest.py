@@ -96,6 +96,8 @@ def test_a_tap_on_the_map_lists_the_nearest_five(page, page_watch, server, lang,
     expect(page.locator("#nearest-status")).to_have_attribute("aria-live", "polite")
     # A headed list: each place is a heading with a link to its page, then how far and where.
     assert page.locator("#nearest-results h3").count() == 1
+    # The popup (and the focus in it) is gone: the list's heading has the focus.
+    expect(page.locator("#nearest-list-heading")).to_be_focused()
     first = items.first
     expect(first.locator("h4 a")).to_have_attribute(
         "href", f"{server.url}/collections/shelters/items/E1520600047111?f=html"
@@ -153,6 +155,7 @@ def test_hazards_here_and_the_flood_key(page, page_watch, server, lang, viewport
     expect(results).to_contain_text(words["depth"])
     expect(results).to_contain_text("出典：ハザードマップポータルサイト")
     expect(page.locator("#nearest-status")).to_contain_text(words["depth"])
+    expect(page.locator("#hazards-list-heading")).to_be_focused()
     # The key appears with the overlay and goes with it.
     if viewport is PHONE:
         page.get_by_role("button", name=words["layers"]).click()
