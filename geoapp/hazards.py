@@ -14,6 +14,7 @@ import math
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -138,8 +139,12 @@ class HazardReader:
         self.fetcher = fetcher or TileFetcher()
 
     def read(self, lon: float, lat: float) -> list[Reading]:
-        """One reading per tile set of each overlay, in the catalogue's order."""
-        readings = []
+        """One reading per tile set of each overlay, in the catalogue's order.
+
+        The tiles are fetched at once (one thread each), so a slow server costs one
+        timeout, not one per tile set; the first failure is raised.
+        """
+        wanted = []  # (layer, tile set, url, pixel x, pixel y)
         for layer in self.layers:
             source = layer.spec.source
             assert isinstance(source, TileSource)
@@ -147,12 +152,16 @@ class HazardReader:
             x, y, px, py = tile_pixel(lon, lat, zoom)
             for index, template in enumerate(source.urls):
                 url = rebase(template, self.base).format(z=zoom, x=x, y=y)
-                png = self.fetcher.get(url)
-                if png is None:
-                    readings.append(Reading(layer, index, None, None))
-                    continue
-                rgba = pixel(png, px, py)
-                entries = [e for e in layer.spec.key if e.tiles in (None, index)]
-                entry = nearest_entry(rgba[:3], entries) if rgba[3] > 0 and entries else None
-                readings.append(Reading(layer, index, rgba, entry))
+                wanted.append((layer, index, url, px, py))
+        with ThreadPoolExecutor(max_workers=max(1, len(wanted))) as pool:
+            tiles = list(pool.map(self.fetcher.get, [w[2] for w in wanted]))
+        readings = []
+        for (layer, index, _, px, py), png in zip(wanted, tiles, strict=True):
+            if png is None:
+                readings.append(Reading(layer, index, None, None))
+                continue
+            rgba = pixel(png, px, py)
+            entries = [e for e in layer.spec.key if e.tiles in (None, index)]
+            entry = nearest_entry(rgba[:3], entries) if rgba[3] > 0 and entries else None
+            readings.append(Reading(layer, index, rgba, entry))
         return readings

@@ -201,7 +201,8 @@ def test_a_slow_tile_server_times_out_within_bounds(client, tiles):
     started = time.monotonic()
     answer = client.get("/hazards", params={"lat": LAT, "lon": LON, "lang": "en"})
     assert answer.status_code == 503
-    assert time.monotonic() - started < 2.9
+    # One timeout of 1 s for the four tile sets fetched together, not four in a row.
+    assert time.monotonic() - started < 2.5
     assert "cannot be reached" in answer.json()["detail"]
 
 
