@@ -242,3 +242,16 @@ def test_a_key_is_declared_only_on_an_overlay_and_names_its_tile_sets():
     shelters = read_yaml(Path(__file__).resolve().parents[1] / "layers" / "shelters.yaml")
     with pytest.raises(ValidationError, match="only a raster overlay"):
         LayerSpec.model_validate({**shelters, "key": flood["key"]})
+
+
+@pytest.mark.parametrize(("lang", "words"), [
+    ("ja", ["0.5m未満", "20.0m以上", "土石流（警戒区域）",
+            "色のない場所も浸水しないとは限りません"]),
+    ("en", ["under 0.5 m", "20 m and over", "Debris flow (warning area)",
+            "No colour does not mean safe"])])
+def test_the_map_lists_each_overlay_s_key_beside_it(client, lang, words):
+    html = client.get("/", params={"lang": lang}, headers={"Accept": "text/html"}).text
+    flood = html[html.index('<li id="layer-hazard_flood">'):]
+    for word in words:
+        assert word in flood
+    assert flood[:flood.index("</ul>")].count("<li data-value=") == 6
