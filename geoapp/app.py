@@ -16,6 +16,7 @@ from starlette.types import ASGIApp
 from geoapp import __version__
 from geoapp.catalog.registry import Catalog
 from geoapp.errors import StoreUnavailable
+from geoapp.hazards import OFFLINE_BASE, HazardReader, TileFetcher
 from geoapp.leader import Leader, lock_for
 from geoapp.mail.outbox import Sender, SmtpConfig
 from geoapp.mail.render import MailTexts
@@ -36,8 +37,10 @@ from geoapp.transit.service import BusService
 from geoapp.web import (
     assets,
     caching,
+    hazards,
     health,
     intake,
+    nearest,
     ogc,
     open311,
     opendata,
@@ -266,6 +269,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                       reports=ReportSource(store, settings.base_url),
                                       transit=app.state.buses.sources,
                                       wildlife=app.state.wildlife.public)
+    # The hazard overlays read back at a point; tests never reach the internet by default.
+    tile_base = settings.hazard_tile_base or (
+        OFFLINE_BASE if settings.environment == "test" else "")
+    app.state.hazards = HazardReader(app.state.catalog, tile_base,
+                                     TileFetcher(timeout=settings.hazard_tile_timeout))
     app.state.layer_validators = caching.LayerValidators(app.state.catalog, settings)
     app.state.assets = assets.Assets.discover(settings.vendor_dir)
     app.state.security_policy = security.PagePolicy.build(settings, app.state.catalog)
@@ -289,6 +297,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(open311.router)
     app.include_router(opendata.router)
     app.include_router(transit.router)
+    app.include_router(nearest.router)
+    app.include_router(hazards.router)
     app.include_router(wildlife_web.router)
     app.include_router(assets.router)
     app.openapi = lambda: _openapi(app, settings)  # type: ignore[method-assign]

@@ -166,6 +166,24 @@ class StoreUnavailable(GeoappError):
         self.retry_after = retry_after
 
 
+class UpstreamUnavailable(GeoappError):
+    """A server geoapp reads from (the hazard tiles) cannot be reached just now: refused or
+    timed out. ``retry_after`` is in seconds."""
+
+    title = "Upstream server unavailable"
+
+    def __init__(self, detail: str | None = None, retry_after: int = 30, *,
+                 key: str | None = None, **values: Any) -> None:
+        super().__init__(detail, key=key, **values)
+        self.retry_after = retry_after
+
+
+class UpstreamBadAnswer(GeoappError):
+    """A server geoapp reads from answered, but not usably (a 5xx, or not an image)."""
+
+    title = "Bad answer from an upstream server"
+
+
 class SchemaOutOfDate(GeoappError):
     """The database schema is not the one this geoapp needs (raised at start-up)."""
 
@@ -183,6 +201,8 @@ STATUS_CODES: dict[type[GeoappError], int] = {
     RateLimited: 429,
     PayloadTooLarge: 413,
     StoreUnavailable: 503,
+    UpstreamUnavailable: 503,
+    UpstreamBadAnswer: 502,
     NotAcceptable: 406,
     ImportRejected: 422,
     LayerConfigError: 500,

@@ -92,6 +92,13 @@ class Settings(BaseSettings):
     tile_url: str = GSI_PALE_TILES
     tile_attribution: str = GSI_TILES_CREDIT
     tile_max_zoom: int = Field(default=18, ge=1, le=22)
+    hazard_tile_base: str = Field(
+        default="",
+        description="scheme://host[:port] that replaces the hazard overlays' tile host when "
+                    "geoapp reads a point (/hazards); empty: the layer files' own host (in the "
+                    "test environment: nowhere, so no test reaches the internet).")
+    hazard_tile_timeout: float = Field(default=3.0, gt=0, le=30,
+                                       description="Seconds to wait for one hazard tile.")
     map_center: tuple[float, float] = (37.9477, 139.3275)  # city hall, lat/lon
     map_zoom: int = Field(default=11, ge=1, le=18)
     items_default_limit: int = Field(default=10, ge=1)

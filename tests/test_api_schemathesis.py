@@ -25,6 +25,7 @@ from schemathesis.specs.openapi.checks import (
 from geoapp.app import create_app
 from geoapp.settings import Settings
 from tests.conftest import _empty_postgis
+from tests.test_hazards import TileServer
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance, response_headers_conformance]
@@ -54,12 +55,16 @@ def engine_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     else:
         url = request.getfixturevalue("postgis_url")
         _empty_postgis(url)
+    # /hazards reads a local tile server with no tiles (nothing drawn anywhere), never the
+    # internet; its failures (502/503) have tests of their own.
+    tiles = TileServer()
     app = create_app(Settings(
         environment="test", data_dir=data_dir / "var", database_url=url,
         # Generated posts must reach the checks, not the limit (which has tests of its own).
-        report_rate_limit=100_000))
+        report_rate_limit=100_000, hazard_tile_base=tiles.url))
     yield app
     app.state.reports.store.engine.dispose()
+    tiles.stop()
 
 
 @schema.parametrize()

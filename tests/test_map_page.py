@@ -32,7 +32,9 @@ def test_layers_are_fetched_by_url_never_inlined(client):
     html = client.get("/", headers=HTML).text
     assert "/collections/shelters/items?limit=1000" in html
     assert "紫雲寺小学校" not in html  # no feature data in the page
-    assert len(html.encode()) < 64_000  # the 710 kB boundary is not inlined either
+    # The 710 kB boundary is not inlined either; the page stays within issue 13's budget of
+    # 100 KB of HTML (about 66 kB with the nearest panel and the hazard keys).
+    assert len(html.encode()) < 100_000
 
 
 def test_every_script_and_stylesheet_is_served_by_geoapp(client):

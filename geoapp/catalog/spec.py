@@ -87,6 +87,21 @@ class TileSource(_Strict):
         return self
 
 
+class KeyEntry(_Strict):
+    """One colour of a raster overlay's key: what the colour means, and which of the
+    overlay's tile URLs draws it (None: any of them)."""
+
+    value: str = Field(pattern=r"^[a-z0-9_]+$")  # a stable code, e.g. depth_0_5
+    color: str = Field(pattern=_COLOUR.pattern)
+    label: Text
+    tiles: int | None = Field(default=None, ge=0)  # index into source.urls
+
+    @property
+    def rgb(self) -> tuple[int, int, int]:
+        """The colour as red, green and blue, 0 to 255."""
+        return (int(self.color[1:3], 16), int(self.color[3:5], 16), int(self.color[5:7], 16))
+
+
 Source = Annotated[
     GeoJSONSource | WifiSource | ReportsSource | TileSource | TransitSource
     | WildlifeSource,
@@ -203,6 +218,10 @@ class LayerSpec(_Strict):
     credit: Credit
     provisional: bool = False
     provisional_note: Text | None = None
+    # A raster overlay's key: its colours as the tiles' publisher defines them (shown with
+    # the overlay, and read back from a tile's pixel by geoapp.hazards).
+    key: list[KeyEntry] = Field(default_factory=list)
+    key_caveat: Text | None = None  # what the key cannot tell (shown with it)
     # Until declared, answers are revalidated every time: stale data is the worse failure.
     cache: CachePolicy = CachePolicy(no_cache=True)
 
@@ -233,6 +252,15 @@ class LayerSpec(_Strict):
             raise ValueError(f"style.color_by {self.style.color_by!r} is not a declared property")
         if not self.is_tiles and not self.properties:
             raise ValueError("a feature layer must declare the properties it shows")
+        if self.key and not isinstance(self.source, TileSource):
+            raise ValueError("only a raster overlay (type: tiles) declares a key")
+        if isinstance(self.source, TileSource):
+            for entry in self.key:
+                if entry.tiles is not None and entry.tiles >= len(self.source.urls):
+                    raise ValueError(f"key entry {entry.value!r}: tiles {entry.tiles} names "
+                                     f"no url (there are {len(self.source.urls)})")
+        if len({e.value for e in self.key}) != len(self.key):
+            raise ValueError("key values must be unique")
         if self.provisional and self.provisional_note is None:
             raise ValueError("a provisional layer must say why (provisional_note)")
         return self

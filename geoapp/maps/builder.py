@@ -233,6 +233,10 @@ def build_map(
                     max_native_zoom=spec.source.max_native_zoom or spec.source.max_zoom,
                 ).add_to(group)
             group.add_to(m)
+            if spec.key:  # the overlay's key, beside it in the list (and on the map when on)
+                legend[spec.id] = [LegendEntry(e.value, e.color,
+                                               symbols.swatch(e.color),
+                                               e.label(lang)) for e in spec.key]
         else:
             clustered = spec.style.cluster
             js = (cluster_js if clustered else []) + (vectorgrid_js if _tiled(layer) else [])

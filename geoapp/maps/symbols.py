@@ -29,3 +29,11 @@ def svg(symbol: str, color: str) -> str:
 def data_uri(symbol: str, color: str) -> str:
     """The symbol as a data: URI (no request to any host)."""
     return "data:image/svg+xml," + quote(svg(symbol, color))
+
+
+def swatch(color: str) -> str:
+    """A colour of a raster overlay's key as a data: URI: a square with a dark edge, so a
+    pale colour still shows against a white page."""
+    return "data:image/svg+xml," + quote(
+        "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 9 9'><rect x='.5' y='.5' width='8' "
+        f"height='8' fill='{color}' stroke='%23595959'/></svg>", safe="/:='%")

@@ -12,6 +12,7 @@ from geoapp.catalog.registry import Layer
 from geoapp.i18n import t
 from geoapp.maps import symbols
 from geoapp.maps.builder import build_map
+from geoapp.maps.places import panel_config
 from geoapp.places import towns
 from geoapp.web.context import CatalogDep, LangDep, SettingsDep, TemplatesDep
 from geoapp.web.negotiation import choose_format
@@ -50,7 +51,9 @@ def home(
         request,
         "map.html",
         {"map": parts, "catalog": catalog, "symbol": _symbol, "wifi_count": wifi_count,
-         "towns_credit": towns.CREDIT, "towns_credit_url": towns.CREDIT_URL},
+         "towns_credit": towns.CREDIT, "towns_credit_url": towns.CREDIT_URL,
+         "nearest": panel_config(catalog, lang, settings.base_url),
+         "map_center": settings.map_center},
     )
 
 

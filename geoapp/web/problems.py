@@ -20,6 +20,7 @@ from geoapp.errors import (
     PayloadTooLarge,
     RateLimited,
     StoreUnavailable,
+    UpstreamUnavailable,
     status_for,
 )
 from geoapp.i18n import Lang, t
@@ -52,7 +53,9 @@ _MEANINGS = {
     413: "The body is over this door's limit",
     422: "The submitted data is invalid; `field` names the culprit",
     429: "Too many submissions from this client; see Retry-After",
-    503: "The database cannot be reached just now; see Retry-After",
+    502: "A server geoapp reads from (the hazard tiles) gave an unusable answer",
+    503: "The database, or a server geoapp reads from, cannot be reached just now; "
+         "see Retry-After",
 }
 
 
@@ -139,7 +142,7 @@ async def _geoapp_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, PayloadTooLarge):
         extra["limit"] = exc.limit  # in bytes, so a client can tell how much would do
     response = respond(request, status_for(exc), exc.title, detail, **extra)
-    if isinstance(exc, RateLimited):
+    if isinstance(exc, RateLimited | UpstreamUnavailable):
         response.headers["Retry-After"] = str(exc.retry_after)
     return response
 
