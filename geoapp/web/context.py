@@ -40,6 +40,11 @@ CatalogDep = Annotated[Catalog, Depends(_catalog)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 TemplatesDep = Annotated[Jinja2Templates, Depends(_templates)]
 LangDep = Annotated[Lang, Depends(_lang)]
+#: A point asked for in the query, WGS 84; optional, so a page can show its empty form.
+PointLat = Annotated[float | None, Query(ge=-90, le=90, allow_inf_nan=False,
+                                         description="latitude (WGS 84); required for JSON")]
+PointLon = Annotated[float | None, Query(ge=-180, le=180, allow_inf_nan=False,
+                                         description="longitude (WGS 84)")]
 
 
 def base_url(request: Request) -> str:

@@ -12,7 +12,7 @@ from geoapp.errors import InvalidParameter
 from geoapp.hazards import HazardReader, Reading
 from geoapp.i18n import Lang, t
 from geoapp.maps import symbols
-from geoapp.web.context import LangDep, TemplatesDep
+from geoapp.web.context import LangDep, PointLat, PointLon, TemplatesDep
 from geoapp.web.negotiation import choose_format
 from geoapp.web.ogc import _json
 from geoapp.web.problems import documented
@@ -72,10 +72,8 @@ def hazards_here(
     request: Request,
     templates: TemplatesDep,
     lang: LangDep,
-    lat: Annotated[float | None, Query(ge=-90, le=90, allow_inf_nan=False,
-                                       description="latitude (WGS 84); required for JSON")] = None,
-    lon: Annotated[float | None, Query(ge=-180, le=180, allow_inf_nan=False,
-                                       description="longitude (WGS 84)")] = None,
+    lat: PointLat = None,
+    lon: PointLon = None,
     f: Annotated[str | None, Query(description="json or html")] = None,
 ) -> Response:
     """Each hazard overlay's tile pixel at the point, named by the overlay's key.

@@ -13,7 +13,7 @@ from geoapp import nearest as domain
 from geoapp.errors import InvalidParameter
 from geoapp.features.params import parse_int
 from geoapp.i18n import Lang, t
-from geoapp.web.context import CatalogDep, LangDep, TemplatesDep, base_url
+from geoapp.web.context import CatalogDep, LangDep, PointLat, PointLon, TemplatesDep, base_url
 from geoapp.web.negotiation import choose_format
 from geoapp.web.ogc import _json
 
@@ -101,10 +101,8 @@ def nearest_places(
     catalog: CatalogDep,
     templates: TemplatesDep,
     lang: LangDep,
-    lat: Annotated[float | None, Query(ge=-90, le=90, allow_inf_nan=False,
-                                       description="latitude (WGS 84); required for JSON")] = None,
-    lon: Annotated[float | None, Query(ge=-180, le=180, allow_inf_nan=False,
-                                       description="longitude (WGS 84)")] = None,
+    lat: PointLat = None,
+    lon: PointLon = None,
     layer: Annotated[str, Query(description="what to look for",
                                 json_schema_extra={"enum": list(domain.LAYERS)})] = "shelters",
     wifi: Annotated[bool, Query(description="only shelters with public Wi-Fi")] = False,
