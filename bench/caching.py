@@ -18,17 +18,15 @@ import http.client
 import os
 import random
 import secrets
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
-from common import HOST, free_port
+from common import HOST, free_port, hammer
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # this checkout's geoapp, not the one .venv was installed from
@@ -87,41 +85,6 @@ def serve(settings: Settings, database_url: str, log: Path) -> tuple[subprocess.
     raise RuntimeError(f"geoapp did not start; see {log}")
 
 
-def measure(port: int, url: str, etag: str | None, clients: int, seconds: float
-            ) -> tuple[float, float, set[int]]:
-    """Requests per second, median latency (ms) and the statuses seen."""
-    latencies: list[float] = []
-    statuses: set[int] = set()
-    lock = threading.Lock()
-    stop = time.monotonic() + seconds
-    headers = {"Accept-Encoding": "gzip", **({"If-None-Match": etag} if etag else {})}
-
-    def client() -> None:
-        conn = http.client.HTTPConnection(HOST, port, timeout=30)
-        mine: list[float] = []
-        seen: set[int] = set()
-        while time.monotonic() < stop:
-            began = time.perf_counter()
-            conn.request("GET", url, headers=headers)
-            answer = conn.getresponse()
-            answer.read()
-            mine.append(time.perf_counter() - began)
-            seen.add(answer.status)
-        conn.close()
-        with lock:
-            latencies.extend(mine)
-            statuses.update(seen)
-
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    began = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.monotonic() - began
-    return len(latencies) / elapsed, statistics.median(latencies) * 1000, statuses
-
-
 def main() -> int:
     """Run the comparison and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -156,8 +119,10 @@ def main() -> int:
                     first = conn.getresponse()
                     first.read()
                     etag = first.getheader("ETag")
-                    full = measure(port, url, None, args.clients, args.duration)
-                    cached = measure(port, url, etag, args.clients, args.duration)
+                    gzip = {"Accept-Encoding": "gzip"}
+                    full = hammer(port, url, args.clients, args.duration, gzip)
+                    cached = hammer(port, url, args.clients, args.duration,
+                                    {**gzip, "If-None-Match": etag})
                     flag = "" if full[2] == {200} and cached[2] == {304} else \
                         f"  WARNING statuses {sorted(full[2])} / {sorted(cached[2])}"
                     print(f"{url:<70} {full[0]:>7.0f} {full[1]:>7.1f} {cached[0]:>7.0f} "

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import socket
+import statistics
+import threading
+import time
 from collections.abc import Iterator
 
 HOST = "127.0.0.1"
@@ -40,3 +44,38 @@ def group_cpu(pgid: int) -> float:
 def group_rss(pgid: int) -> int:
     """Resident memory, in bytes, of the live processes of a process group, summed."""
     return sum(int(f[21]) for f in _group_stats(pgid)) * os.sysconf("SC_PAGE_SIZE")
+
+
+def hammer(port: int, path: str, clients: int, seconds: float,
+           headers: dict[str, str] | None = None) -> tuple[float, float, set[int]]:
+    """GETs of ``path`` by ``clients`` threads, each on one keep-alive connection, for
+    ``seconds``: requests per second, median latency (ms) and the statuses seen."""
+    latencies: list[float] = []
+    statuses: set[int] = set()
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def client() -> None:
+        conn = http.client.HTTPConnection(HOST, port, timeout=120)
+        mine: list[float] = []
+        seen: set[int] = set()
+        while time.monotonic() < stop:
+            began = time.perf_counter()
+            conn.request("GET", path, headers=headers or {})
+            answer = conn.getresponse()
+            answer.read()
+            mine.append(time.perf_counter() - began)
+            seen.add(answer.status)
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+            statuses.update(seen)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    began = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - began
+    return len(latencies) / elapsed, statistics.median(latencies) * 1000, statuses

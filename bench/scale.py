@@ -50,14 +50,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
-from common import HOST, free_port
+from common import HOST, free_port, hammer
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests.bulk: the same generator and bulk insert the tests use
@@ -422,47 +421,16 @@ def print_figures(title: str, figures: dict[str, dict[str, Figure]], names: list
 
 # -- 304s, throughput, export, browser -------------------------------------------------------
 
-def rate(port: int, path: str, clients: int, seconds: float,
-         headers: dict[str, str] | None = None) -> tuple[float, set[int]]:
-    """Requests per second of ``clients`` threads on keep-alive connections, and statuses."""
-    counts: list[int] = []
-    statuses: set[int] = set()
-    lock = threading.Lock()
-    stop = time.monotonic() + seconds
-
-    def client() -> None:
-        conn = http.client.HTTPConnection(HOST, port, timeout=TIMEOUT)
-        done, seen = 0, set()
-        while time.monotonic() < stop:
-            conn.request("GET", path, headers=headers or {})
-            answer = conn.getresponse()
-            answer.read()
-            seen.add(answer.status)
-            done += 1
-        conn.close()
-        with lock:
-            counts.append(done)
-            statuses.update(seen)
-
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    began = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return sum(counts) / (time.monotonic() - began), statuses
-
-
 def revalidations(geoapp: Geoapp, tipg: Tipg | None) -> None:
     """304s a second on a cached layer page against full answers, 8 clients."""
     path = f"{geoapp.items}?bbox={BBOX_1KM}&limit=100"
     etag = get(geoapp.port, path).headers.get("etag", "")
-    full, s_full = rate(geoapp.port, path, 8, 5.0)
-    cached, s_cached = rate(geoapp.port, path, 8, 5.0, {"If-None-Match": etag})
+    full, _, s_full = hammer(geoapp.port, path, 8, 5.0)
+    cached, _, s_cached = hammer(geoapp.port, path, 8, 5.0, {"If-None-Match": etag})
     line = (f"  {geoapp.name}: 304s {cached:,.0f}/s {sorted(s_cached)}, full answers "
             f"{full:,.0f}/s {sorted(s_full)}: {cached / full:.1f}× the full rate")
     if tipg is not None:
-        peer, s_peer = rate(tipg.port, f"{tipg.items}?bbox={BBOX_1KM}&limit=100", 8, 5.0)
+        peer, _, s_peer = hammer(tipg.port, f"{tipg.items}?bbox={BBOX_1KM}&limit=100", 8, 5.0)
         line += f"; tipg full answers {peer:,.0f}/s {sorted(s_peer)}: {cached / peer:.1f}×"
     print(line)
 
@@ -523,9 +491,9 @@ def throughput(count: int, tmp: Path) -> None:
                    Tipg(pg_url, 2)]
         got = {}
         for server in servers:
-            rate(server.port, f"{server.items}?limit=10", 8, 2.0)  # warm-up
-            got[server.name] = rate(server.port, f"{server.items}?limit=10", 8, 10.0)
-        for name, (per_second, statuses) in got.items():
+            hammer(server.port, f"{server.items}?limit=10", 8, 2.0)  # warm-up
+            got[server.name] = hammer(server.port, f"{server.items}?limit=10", 8, 10.0)
+        for name, (per_second, _, statuses) in got.items():
             print(f"  {name:16} {per_second:8,.0f} requests/s {sorted(statuses)}  "
                   f"{per_second / got['tipg'][0]:.2f}× tipg")
     finally:
