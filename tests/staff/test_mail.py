@@ -50,8 +50,11 @@ def smtp():
 
 
 def _sender(store, port: int) -> Sender:
+    # The in-process server answers at once on a quiet machine; on a loaded one (the suite on
+    # two workers beside browsers) 3 s was once too short to read its greeting. A stopped
+    # server refuses at once, so the longer timeout costs nothing there.
     return Sender(store.engine, SmtpConfig("127.0.0.1", port, "noreply@city.shibata.lg.jp",
-                                           timeout=3))
+                                           timeout=20))
 
 
 def _queue(store, to: str = "resident@example.org", subject: str = "【新発田市】通報 No.1") -> None:
