@@ -15,10 +15,12 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.helpers import (
+    MAP_STOPS,
     PageWatch,
     describe_axe,
     open_watched_page,
     run_axe,
+    tab_through_map,
     wait_for_layer,
 )
 
@@ -37,9 +39,6 @@ TEXTS = {
            "layers": "Layers shown on the map", "evacuation": "Emergency evacuation sites",
            "shelters": "Designated shelters"},
 }
-#: The map's keyboard stops as geoapp-view.js finds them.
-STOPS = (".leaflet-marker-pane [tabindex], .leaflet-tile-pane [role=button][tabindex], "
-         ".leaflet-overlay-pane [role=button][tabindex]")
 
 
 def _url(server, lang: str, rest: str = "/") -> str:
@@ -252,32 +251,6 @@ def test_print_shows_the_map_and_its_key_with_the_credits_on_one_page(
     page_watch.assert_clean()
 
 
-def _tab_through_map(page: Page, limit: int = 300) -> list[dict]:
-    """From the zoom-in button, Tab through the map's stops until focus leaves them; where
-    each focused stop was drawn."""
-    page.locator(".leaflet-control-zoom-in").focus()
-    seen: list[dict] = []
-    entered = False
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        where = page.evaluate(f"""() => {{
-            const el = document.activeElement;
-            if (!el.matches({STOPS!r})) {{ return null; }}
-            // Measured from the map's corner: the page may scroll as focus moves.
-            const r = el.getBoundingClientRect();
-            const map = geoappMap.getContainer().getBoundingClientRect();
-            return {{x: r.left + r.width / 2 - map.left, y: r.top + r.height / 2 - map.top,
-                     label: el.getAttribute('aria-label') || el.getAttribute('alt') || ''}};
-        }}""")
-        if where is None:
-            if entered:
-                return seen
-            continue
-        entered = True
-        seen.append(where)
-    raise AssertionError(f"still in the map after {limit} presses of Tab")
-
-
 @pytest.mark.parametrize("viewport", VIEWPORTS)
 @pytest.mark.parametrize("lang", ["ja", "en"])
 def test_tab_walks_the_markers_in_view_west_to_east_row_by_row(
@@ -288,7 +261,7 @@ def test_tab_walks_the_markers_in_view_west_to_east_row_by_row(
     for layer_id in page.evaluate("Object.keys(geoapp.layers)"):
         wait_for_layer(page, layer_id)
     page.wait_for_timeout(300)
-    stops = _tab_through_map(page)
+    stops = tab_through_map(page)
     box = page.locator(".folium-map").bounding_box()
     rows = page.evaluate("geoappView.rows")
     height = box["height"] / rows
@@ -301,7 +274,7 @@ def test_tab_walks_the_markers_in_view_west_to_east_row_by_row(
     counts = page.evaluate(f"""() => {{
         const map = geoappMap.getContainer().getBoundingClientRect();
         let inside = 0, outside = 0, outsideFocusable = 0;
-        document.querySelectorAll({STOPS!r}).forEach(el => {{
+        document.querySelectorAll({MAP_STOPS!r}).forEach(el => {{
             const r = el.getBoundingClientRect();
             const x = r.left + r.width / 2, y = r.top + r.height / 2;
             const inView = (r.width || r.height) && x >= map.left && x <= map.right &&
