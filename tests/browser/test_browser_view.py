@@ -336,3 +336,19 @@ def test_the_map_page_stays_under_100_kb(live_server):
         body = httpx.get(live_server.url + url, headers={"Accept": "text/html"}).content
         print(f"\n{url}: {len(body)} bytes")
         assert len(body) < 100_000
+
+
+def test_a_view_typed_into_the_address_bar_moves_the_map(page, page_watch, live_server):
+    page.goto(live_server.url + "/")
+    wait_for_layer(page, "shelters")
+    page.evaluate("location.hash = '#map=15/37.90000/139.20000&layers=shelters'")
+    page.wait_for_function("() => geoappMap.getZoom() === 15")
+    view = _view(page)
+    assert abs(view["lat"] - 37.9) < 1e-4 and abs(view["lon"] - 139.2) < 1e-4
+    assert view["layers"] == ["shelters"]
+    # A skip link's own fragment is no view: the map stays where it is.
+    page.get_by_role("link", name="地図を飛ばして一覧へ").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#layers-heading")).to_be_focused()
+    assert _view(page) == view
+    page_watch.assert_clean()
