@@ -243,11 +243,16 @@
       // Once per burst: a layer adds its markers one by one.
       timer = window.setTimeout(function () { timer = null; order(map); }, 60);
     }
+    function watch(layer) {
+      // Tiled points appear tile by tile, and clusters settle after their animation.
+      if (layer instanceof L.GridLayer ||
+          (L.MarkerClusterGroup && layer instanceof L.MarkerClusterGroup)) {
+        layer.on("tileload load animationend", refresh);
+      }
+    }
     map.on("moveend zoomend layeradd layerremove", refresh);
-    map.eachLayer(function (layer) { layer.on("tileload load animationend", refresh); });
-    map.on("layeradd", function (e) {
-      if (e.layer.on) { e.layer.on("tileload load animationend", refresh); }
-    });
+    map.eachLayer(watch);
+    map.on("layeradd", function (e) { watch(e.layer); });
     document.addEventListener("keydown", function (e) {
       if (e.key === "Tab") {
         tabbing = e.shiftKey ? -1 : 1;
