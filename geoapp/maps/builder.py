@@ -14,8 +14,9 @@ from geoapp.catalog.spec import TileSource
 from geoapp.features import tiles
 from geoapp.i18n import Lang, t
 from geoapp.maps import symbols
-from geoapp.maps.buses import add_buses
+from geoapp.maps.buses import add_buses, is_bus_positions
 from geoapp.maps.elements import CityMap, FetchedLayer, MapFinish, MapSetup
+from geoapp.maps.view import ViewSetup, view_config
 from geoapp.reports.layer import ReportSource
 from geoapp.settings import Settings
 from geoapp.web.assets import Assets
@@ -267,4 +268,8 @@ def build_map(
     locate.add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     MapFinish({"layersLabel": _mt("layers_control", lang)}).add_to(m)
+    # The view in the address, the share button and the keyboard's path through the map.
+    names = {layer.id: layer.spec.title(lang) if is_bus_positions(layer)
+             else layer_name(layer, lang) for layer in catalog.public()}
+    ViewSetup(view_config(catalog, lang, names), assets).add_to(m)
     return render(m, legend)

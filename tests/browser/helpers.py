@@ -223,3 +223,37 @@ def bus_marker_position(page: Page, layer_id: str, vehicle: str) -> list[float] 
         }""",
         [layer_id, vehicle],
     )
+
+
+# --- the map's keyboard path (geoapp-view.js) -------------------------------------------------
+
+#: The map's keyboard stops as geoapp-view.js finds them: markers, clusters, tile points.
+MAP_STOPS = (".leaflet-marker-pane [tabindex], .leaflet-tile-pane [role=button][tabindex], "
+             ".leaflet-overlay-pane [role=button][tabindex]")
+
+
+def tab_through_map(page: Page, limit: int = 300) -> list[dict]:
+    """From the zoom-in button, Tab through the map's stops until focus leaves them; where
+    each focused stop was drawn."""
+    page.locator(".leaflet-control-zoom-in").focus()
+    seen: list[dict] = []
+    entered = False
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        where = page.evaluate(f"""() => {{
+            const el = document.activeElement;
+            if (!el.matches({MAP_STOPS!r})) {{ return null; }}
+            // Measured from the map's corner: the page may scroll as focus moves.
+            const r = el.getBoundingClientRect();
+            const map = geoappMap.getContainer().getBoundingClientRect();
+            return {{x: r.left + r.width / 2 - map.left, y: r.top + r.height / 2 - map.top,
+                     tag: el.tagName.toLowerCase(),
+                     label: el.getAttribute('aria-label') || el.getAttribute('alt') || ''}};
+        }}""")
+        if where is None:
+            if entered:
+                return seen
+            continue
+        entered = True
+        seen.append(where)
+    raise AssertionError(f"still in the map after {limit} presses of Tab")

@@ -272,7 +272,7 @@ def test_a_layer_that_fails_to_load_is_reported_on_the_page(page, live_server):
         status=503, content_type="application/problem+json", body="{}"))
     page.goto(live_server.url + "/")
     wait_for_layer(page, "wifi")
-    status = page.get_by_role("status")
+    status = page.locator("#map-status")
     expect(status).to_have_text("レイヤーを読み込めませんでした: 指定避難所")
     expect(status).to_be_visible()
     assert not page.evaluate("geoapp.layers.shelters.geoappLoaded")

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
-from tests.browser.helpers import wait_for_layer
+from tests.browser.helpers import tab_through_map, wait_for_layer
 from tests.bulk import insert_reports, report_row, synthetic_reports
 from tests.conftest import LiveServer
 
@@ -108,4 +108,21 @@ def test_hidden_layers_are_fetched_only_when_shown(page, page_watch, server) -> 
     assert wait_for_layer(page, "evacuation_sites") == 59
     assert any("/collections/evacuation_sites/items" in url for url in seen)
     assert not any("/collections/community_centres/" in url for url in seen)
+    page_watch.assert_clean()
+
+
+def test_tab_takes_report_points_and_markers_in_one_west_to_east_path(page, page_watch,
+                                                                     server) -> None:
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.goto(server.url + "/#map=16/37.94780/139.32720&layers=shelters,wifi,reports")
+    wait_for_layer(page, "reports")
+    page.wait_for_timeout(300)
+    stops = tab_through_map(page)
+    kinds = {s["tag"] for s in stops}
+    assert "path" in kinds and "img" in kinds, kinds  # report points and markers alike
+    assert any(s["label"].startswith("通報 ") for s in stops)
+    height = page.locator(".folium-map").bounding_box()["height"]
+    rows = page.evaluate("geoappView.rows")
+    keys = [(min(rows - 1, int(s["y"] // (height / rows))), s["x"]) for s in stops]
+    assert keys == sorted(keys), "report points are not in the map's reading order"
     page_watch.assert_clean()
