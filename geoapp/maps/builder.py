@@ -9,8 +9,10 @@ import folium
 from branca.element import Figure
 from folium.plugins import LocateControl
 
+from geoapp import japantime
+from geoapp.catalog.display import label_of
 from geoapp.catalog.registry import Catalog, Layer
-from geoapp.catalog.spec import TileSource
+from geoapp.catalog.spec import ShownProperty, TileSource
 from geoapp.features import tiles
 from geoapp.i18n import Lang, t
 from geoapp.maps import symbols
@@ -93,9 +95,17 @@ def _tiled(layer: Layer) -> bool:
     return isinstance(layer.source, ReportSource)
 
 
+def _keys_in(shown: ShownProperty, lang: Lang) -> list[str]:
+    """The properties holding a shown value, in the order ``lang`` reads them (its own
+    copy, then English, then the property itself, as geoapp.i18n.in_lang falls back)."""
+    order = [shown.langs.get(lang), shown.langs.get("en"), shown.key]
+    return list(dict.fromkeys(k for k in order if k))
+
+
 def feature_config(layer: Layer, lang: Lang, root: str) -> dict[str, object]:
     """What geoapp-map.js needs to fetch, draw and describe one feature layer."""
     spec = layer.spec
+    names = layer.shown_names(lang)
     style = spec.style
     labels = {p.key: p.label(lang) for p in spec.properties}
     legend = legend_entries(layer, lang)
@@ -121,15 +131,24 @@ def feature_config(layer: Layer, lang: Lang, root: str) -> dict[str, object]:
         "linkLabel": labels.get(spec.link_property or "", ""),
         "imageProperty": spec.image_property,
         "imageAlt": labels.get(spec.image_property or "", ""),
+        "photoOf": t("photo_of", lang, title="{title}"),
+        "alsoHere": _mt("also_here", lang),
         "markerLabel": (spec.marker_label or spec.title)(lang),
         "clusterLabel": _mt("cluster", lang),
         "labelProperty": spec.label_property,
         # A popup's title: the name in this language of the code in `titleBy`, if any.
         "titleBy": spec.title_by,
         "titles": layer.titles(lang),
+        # What a person reads in the popup (the layer's `show`), labelled in this language;
+        # `keys`: where the value is, in this language first (a third one falls back).
         "props": [
-            {"key": p.key, "label": p.label(lang), "type": p.type} for p in spec.properties
+            {"key": s.key, "label": label_of(spec, s, lang), "format": s.format,
+             "keys": _keys_in(s, lang), **({"names": names[s.key]} if s.key in names else {})}
+            for s in spec.shown if s.popup
         ],
+        "yesNo": [t("answer_yes", lang), t("answer_no", lang)],
+        "near": t("place_near", lang, place="{place}"),
+        "months": list(japantime.MONTHS_EN),
         "attribution": _credit_html(layer, lang),
         "lang": lang,
         "yes": t("yes", lang),
