@@ -223,6 +223,9 @@ class LayerSpec(_Strict):
     source: Source
     marker_label: Text | None = None  # prefix of each marker's text alternative
     label_property: str | None = None  # the property naming a feature
+    # The label property's copies in other languages (``en: label_en``), for the markers'
+    # names; a language without one reads English, then the label property.
+    label_langs: dict[str, str] = Field(default_factory=dict)
     # A property holding a code the layer's source names in the reader's language (a
     # report's category_code): a feature's title in popups and on its page is that name,
     # so a third language's catalogue names it too; else the label property's value.
@@ -280,6 +283,9 @@ class LayerSpec(_Strict):
             value = getattr(self, name)
             if value is not None and value not in keys:
                 raise ValueError(f"{name} {value!r} is not a declared property")
+        for key in self.label_langs.values():
+            if key not in keys:
+                raise ValueError(f"label_langs: {key!r} is not a declared property")
         for shown in self.show or []:
             for key in (shown.key, *shown.langs.values()):
                 if key not in keys:

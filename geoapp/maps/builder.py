@@ -12,9 +12,9 @@ from folium.plugins import LocateControl
 from geoapp import japantime
 from geoapp.catalog.display import label_of
 from geoapp.catalog.registry import Catalog, Layer
-from geoapp.catalog.spec import ShownProperty, TileSource
+from geoapp.catalog.spec import TileSource
 from geoapp.features import tiles
-from geoapp.i18n import Lang, t
+from geoapp.i18n import DEFAULT_LANG, Lang, t
 from geoapp.maps import symbols
 from geoapp.maps.buses import add_buses
 from geoapp.maps.elements import CityMap, FetchedLayer, MapFinish, MapSetup
@@ -95,11 +95,12 @@ def _tiled(layer: Layer) -> bool:
     return isinstance(layer.source, ReportSource)
 
 
-def _keys_in(shown: ShownProperty, lang: Lang) -> list[str]:
-    """The properties holding a shown value, in the order ``lang`` reads them (its own
-    copy, then English, then the property itself, as geoapp.i18n.in_lang falls back)."""
-    order = [shown.langs.get(lang), shown.langs.get("en"), shown.key]
-    return list(dict.fromkeys(k for k in order if k))
+def _keys_in(key: str, langs: dict[str, str], lang: Lang) -> list[str]:
+    """The properties holding a value, in the order ``lang`` reads them: ``key`` itself in
+    Japanese; else its copy in ``lang``, then English, then ``key`` (as in_lang falls back)."""
+    if lang == DEFAULT_LANG:
+        return [key]
+    return list(dict.fromkeys(k for k in (langs.get(lang), langs.get("en"), key) if k))
 
 
 def feature_config(layer: Layer, lang: Lang, root: str) -> dict[str, object]:
@@ -136,6 +137,10 @@ def feature_config(layer: Layer, lang: Lang, root: str) -> dict[str, object]:
         "markerLabel": (spec.marker_label or spec.title)(lang),
         "clusterLabel": _mt("cluster", lang),
         "labelProperty": spec.label_property,
+        # A marker's name, where the label has copies in other languages: the one in this
+        # language first (a third one falls back); else the popup's title names it.
+        "labelKeys": _keys_in(spec.label_property, spec.label_langs, lang)
+                     if spec.label_property and spec.label_langs else [],
         # A popup's title: the name in this language of the code in `titleBy`, if any.
         "titleBy": spec.title_by,
         "titles": layer.titles(lang),
@@ -143,7 +148,8 @@ def feature_config(layer: Layer, lang: Lang, root: str) -> dict[str, object]:
         # `keys`: where the value is, in this language first (a third one falls back).
         "props": [
             {"key": s.key, "label": label_of(spec, s, lang), "format": s.format,
-             "keys": _keys_in(s, lang), **({"names": names[s.key]} if s.key in names else {})}
+             "keys": _keys_in(s.key, s.langs, lang),
+             **({"names": names[s.key]} if s.key in names else {})}
             for s in spec.shown if s.popup
         ],
         "yesNo": [t("answer_yes", lang), t("answer_no", lang)],

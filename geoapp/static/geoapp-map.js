@@ -268,9 +268,20 @@
     return Object.prototype.hasOwnProperty.call(cfg.icons || {}, value) ? value : null;
   }
 
+  function nameOf(feature, cfg) {
+    // A marker's name: the label in the page's language where the layer has copies of it
+    // (a detection's "クマ 2頭 …" / "Bear (2) …"), else the popup's title.
+    var props = feature.properties || {};
+    if (cfg.labelKeys && cfg.labelKeys.length) {
+      var label = shownValue({ keys: cfg.labelKeys }, props);
+      if (label !== null) { return label; }
+    }
+    return titleOf(feature, cfg);
+  }
+
   function altFor(feature, cfg) {
     var props = feature.properties || {};
-    var alt = cfg.markerLabel + ": " + String(titleOf(feature, cfg) || feature.id);
+    var alt = cfg.markerLabel + ": " + String(nameOf(feature, cfg) || feature.id);
     if (Object.prototype.hasOwnProperty.call(props, "wifi")) {
       alt += cfg.lang === "ja" ? "（" + (props.wifi ? cfg.wifiYes : cfg.wifiNo) + "）"
                                : " (" + (props.wifi ? cfg.wifiYes : cfg.wifiNo) + ")";
