@@ -17,6 +17,7 @@ from geoapp.app import create_app
 from geoapp.catalog.display import format_value, shown_values
 from geoapp.catalog.spec import LayerSpec, ShownProperty
 from geoapp.japantime import JST
+from geoapp.maps.builder import feature_config
 from geoapp.places.towns import nearest_town, shipped_towns
 from tests.bulk import insert_reports, synthetic_reports
 
@@ -231,3 +232,24 @@ def test_places_cost_little_on_a_page_of_1000_reports(app, client):
     # Measured (2-core machine, December 2026): the page 34 ms on SQLite, its places 0.5–2.
     assert min(costs) < 0.2 * min(wholes), (min(costs), min(wholes))
     print(f"page of 1000: {min(wholes) * 1e3:.1f} ms, its places {min(costs) * 1e3:.2f} ms")
+
+
+def test_the_map_is_told_only_what_a_person_reads(settings):
+    app = create_app(settings)
+    reports = app.state.catalog.collection("reports")
+    for lang, state, place in (("ja", "受付", "{place}付近"), ("en", "Received", "near {place}")):
+        cfg = feature_config(reports, lang, "")
+        props = cfg["props"]
+        assert [p["key"] for p in props] == ["status_code", "created_at", "place",
+                                             "description"]
+        assert props[0]["format"] == "name" and props[0]["names"]["received"] == state
+        assert props[1]["format"] == "datetime" and cfg["near"] == place
+    # Detections: the species is the title (by code), markers keep the label in each language.
+    wildlife = feature_config(app.state.catalog.collection("wildlife_detections"), "en", "")
+    assert [p["key"] for p in wildlife["props"]] == ["count", "observed_at", "place"]
+    assert wildlife["titles"]["bear"] == "Bear" and wildlife["labelKeys"] == ["label_en", "label"]
+    ja = feature_config(app.state.catalog.collection("wildlife_detections"), "ja", "")
+    assert ja["titles"]["bear"] == "クマ" and ja["labelKeys"] == ["label"]
+    shelters = feature_config(app.state.catalog.collection("shelters"), "ja", "")
+    assert "gsi_no" not in [p["key"] for p in shelters["props"]]
+    assert shelters["yesNo"] == ["はい", "いいえ"]
