@@ -240,10 +240,10 @@ def test_the_map_is_told_only_what_a_person_reads(settings):
     for lang, state, place in (("ja", "受付", "{place}付近"), ("en", "Received", "near {place}")):
         cfg = feature_config(reports, lang, "")
         props = cfg["props"]
-        assert [p["key"] for p in props] == ["status_code", "created_at", "place",
+        assert [p["key"] for p in props] == ["number", "status_code", "created_at", "place",
                                              "description"]
-        assert props[0]["format"] == "name" and props[0]["names"]["received"] == state
-        assert props[1]["format"] == "datetime" and cfg["near"] == place
+        assert props[1]["format"] == "name" and props[1]["names"]["received"] == state
+        assert props[2]["format"] == "datetime" and cfg["near"] == place
     # Detections: the species is the title (by code), markers keep the label in each language.
     wildlife = feature_config(app.state.catalog.collection("wildlife_detections"), "en", "")
     assert [p["key"] for p in wildlife["props"]] == ["count", "observed_at", "place"]

@@ -33,12 +33,14 @@ CODES = ("pavement", "received", "種類コード", "状況コード", "状況�
          "bear", "exact")
 TEXTS = {
     "ja": {"category": "舗装の損傷・穴", "status": "受付", "photo": "舗装の損傷・穴の写真",
-           "labels": ["状況", "受付日時", "場所", "内容"], "near": "{}付近", "page": "詳細ページ",
+           "labels": ["受付番号", "状況", "受付日時", "場所", "内容"], "near": "{}付近",
+           "page": "詳細ページ",
            "species": "クマ", "animal_labels": ["頭数", "検知日時", "場所"],
            "other": ("Pavement", "Received", "Bear")},
     "en": {"category": "Pavement damage and potholes", "status": "Received",
            "photo": "Photo: Pavement damage and potholes",
-           "labels": ["Status", "Received", "Place", "Description"], "near": "near {}",
+           "labels": ["Report number", "Status", "Received", "Place", "Description"],
+           "near": "near {}",
            "page": "Report page", "species": "Bear",
            "animal_labels": ["Count", "Detected", "Place"],
            "other": ("舗装の損傷", "クマ")},
@@ -126,7 +128,7 @@ def test_a_report_popup_reads_as_words_in_the_pages_language(page, page_watch, s
     expect(popup.locator("dt")).to_have_text(texts["labels"])
     props = server.report["properties"]
     expect(popup.locator("dd")).to_have_text([
-        texts["status"], _when(props["created_at"], lang),
+        server.number, texts["status"], _when(props["created_at"], lang),
         texts["near"].format(props["place"]), "<b>穴</b>があります"])
     assert props["place"] and "付近" not in props["place"]  # the data holds the name only
     image = popup.get_by_role("img", name=texts["photo"], exact=True)
