@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 #: The city's time zone.
 JST = ZoneInfo("Asia/Tokyo")
 
-_MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August",
+#: English month names, for times written in English (here and in geoapp-map.js).
+MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August",
               "September", "October", "November", "December")
 
 
@@ -41,7 +42,7 @@ def format_time(moment: datetime | None, lang: str = "ja") -> str:
     at = local(moment)
     if lang == "ja":
         return f"{at.year}年{at.month}月{at.day}日 {at:%H:%M}"
-    return f"{at.day} {_MONTHS_EN[at.month - 1]} {at.year}, {at:%H:%M}"
+    return f"{at.day} {MONTHS_EN[at.month - 1]} {at.year}, {at:%H:%M}"
 
 
 def format_date(moment: datetime | date | None, lang: str = "ja") -> str:
@@ -51,4 +52,4 @@ def format_date(moment: datetime | date | None, lang: str = "ja") -> str:
     day = local(moment).date() if isinstance(moment, datetime) else moment
     if lang == "ja":
         return f"{day.year}年{day.month}月{day.day}日"
-    return f"{day.day} {_MONTHS_EN[day.month - 1]} {day.year}"
+    return f"{day.day} {MONTHS_EN[day.month - 1]} {day.year}"

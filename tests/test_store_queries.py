@@ -375,7 +375,8 @@ def test_every_published_property_filters_in_sql(engine_client):
     add_photo(engine, ids[0], "first")
     public = engine_client.get(ITEMS, params={"limit": 100}).json()["features"]
     for feature in (public[0], public[-1]):
-        _each_property_finds_its_feature(engine_client, "reports", feature["id"], set())
+        # The nearest town is worked out per page, not kept: it does not filter.
+        _each_property_finds_its_feature(engine_client, "reports", feature["id"], {"place"})
     rows = [_detection(n, lon=139.30 + n * 0.01, lat=37.95, when=now - timedelta(minutes=n),
                        visibility=("exact", "mesh")[n % 2]) for n in range(6)]
     rows[0]["thumb_key"] = "abc-thumb.jpg"
@@ -383,7 +384,7 @@ def test_every_published_property_filters_in_sql(engine_client):
         conn.execute(wildlife_detections.insert(), rows)
     for detection_id in ("1", "2", "3"):
         _each_property_finds_its_feature(engine_client, "wildlife_detections", detection_id,
-                                         {"label", "label_en"})
+                                         {"label", "label_en", "place"})
     with engine.begin() as conn:
         conn.execute(transit_positions.insert(), [
             {"vehicle_id": "bus1", "label": "1号車", "trip_id": None, "route_id": "r1",

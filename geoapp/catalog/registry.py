@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from geoapp.catalog.display import ShownValue, label_of, safe_href, shown_values
 from geoapp.catalog.loader import load_specs
 from geoapp.catalog.spec import (
     GeoJSONSource,
@@ -88,6 +89,36 @@ class Layer:
         if not self.spec.title_by or named is None:
             return {}
         return dict(named(self.spec.title_by, lang))
+
+    def value_names(self, key: str, lang: Lang) -> dict[str, str]:
+        """The names in ``lang`` of the codes the property ``key`` holds: the source's
+        (report states, species), else the style's words for its colour values."""
+        named = getattr(self.source, "value_names", None)
+        names = dict(named(key, lang)) if named is not None else {}
+        if not names and key == self.spec.style.color_by:
+            names = {code: text(lang) for code, text in self.spec.style.labels.items()}
+        return names
+
+    def shown_names(self, lang: Lang) -> dict[str, dict[str, str]]:
+        """By property key, the names of the codes each shown ``name`` property holds."""
+        return {s.key: self.value_names(s.key, lang) for s in self.spec.shown
+                if s.format == "name"}
+
+    def shown(self, feature: Feature, lang: Lang,
+              names: dict[str, dict[str, str]] | None = None) -> list[ShownValue]:
+        """What a person reads of ``feature`` in ``lang`` (the layer's ``show``); a page of
+        features passes ``shown_names`` once rather than have each look them up."""
+        return shown_values(self.spec, feature.properties, lang,
+                            self.shown_names(lang) if names is None else names)
+
+    def photo_of(self, feature: Feature) -> str | None:
+        """The feature's thumbnail address (its ``image_property``), if it is a safe one."""
+        prop = self.spec.image_property
+        return safe_href(feature.properties.get(prop)) if prop else None
+
+    def shown_labels(self, lang: Lang) -> list[tuple[str, str]]:
+        """The key and label of each property a person reads, in order (table columns)."""
+        return [(s.key, label_of(self.spec, s, lang)) for s in self.spec.shown]
 
     def title_of(self, feature: Feature, lang: Lang) -> str:
         """A feature's title in ``lang``: its code's name, else its label, else its id."""

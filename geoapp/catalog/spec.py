@@ -120,6 +120,23 @@ class PropertySpec(_Strict):
     type: PropertyType = "string"
 
 
+#: How a shown value is written: a time in Japan time, はい/いいえ, a link, a number, the
+#: name of a code in the reader's language, a place as 「…付近」, or the text as it is.
+ShowFormat = Literal["text", "datetime", "yesno", "link", "number", "name", "near"]
+
+
+class ShownProperty(_Strict):
+    """A property a person reads in the popup, on the feature page and in the list view."""
+
+    key: str
+    format: ShowFormat = "text"
+    label: Text | None = None  # None: the property's own label
+    # The property holding the value in another language (``en: place_en``); a language
+    # without one reads the next as geoapp.i18n.in_lang does (English, then ``key``).
+    langs: dict[str, str] = Field(default_factory=dict)
+    popup: bool = True  # False: on the feature page and in the list view only
+
+
 class Style(_Strict):
     """How the layer is drawn."""
 
@@ -206,6 +223,9 @@ class LayerSpec(_Strict):
     source: Source
     marker_label: Text | None = None  # prefix of each marker's text alternative
     label_property: str | None = None  # the property naming a feature
+    # The label property's copies in other languages (``en: label_en``), for the markers'
+    # names; a language without one reads English, then the label property.
+    label_langs: dict[str, str] = Field(default_factory=dict)
     # A property holding a code the layer's source names in the reader's language (a
     # report's category_code): a feature's title in popups and on its page is that name,
     # so a third language's catalogue names it too; else the label property's value.
@@ -213,6 +233,9 @@ class LayerSpec(_Strict):
     link_property: str | None = None  # a property holding the feature's own page URL
     image_property: str | None = None  # a property holding a thumbnail URL for popups
     properties: list[PropertySpec] = Field(default_factory=list)
+    # What a person reads, in this order (codes and the other language's copies stay in
+    # the data for API clients); None: every property, formatted by its type.
+    show: list[ShownProperty] | None = None
     enrich: list[Literal["wifi"]] = Field(default_factory=list)
     style: Style = Style()
     credit: Credit
@@ -224,6 +247,21 @@ class LayerSpec(_Strict):
     key_caveat: Text | None = None  # what the key cannot tell (shown with it)
     # Until declared, answers are revalidated every time: stale data is the worse failure.
     cache: CachePolicy = CachePolicy(no_cache=True)
+
+    @property
+    def shown(self) -> list[ShownProperty]:
+        """What a person reads: the declared ``show``, else every property but the one that
+        names the feature (its title), by its type."""
+        if self.show is not None:
+            return self.show
+        formats: dict[str, ShowFormat] = {"boolean": "yesno", "integer": "number",
+                                          "number": "number", "string": "text"}
+        return [ShownProperty(key=p.key, format=formats[p.type]) for p in self.properties
+                if p.key != self.label_property]
+
+    def prop(self, key: str) -> PropertySpec:
+        """The declared property ``key``."""
+        return next(p for p in self.properties if p.key == key)
 
     @property
     def is_tiles(self) -> bool:
@@ -245,6 +283,13 @@ class LayerSpec(_Strict):
             value = getattr(self, name)
             if value is not None and value not in keys:
                 raise ValueError(f"{name} {value!r} is not a declared property")
+        for key in self.label_langs.values():
+            if key not in keys:
+                raise ValueError(f"label_langs: {key!r} is not a declared property")
+        for shown in self.show or []:
+            for key in (shown.key, *shown.langs.values()):
+                if key not in keys:
+                    raise ValueError(f"show: {key!r} is not a declared property")
         if self.style.line_color_property not in (None, *keys):
             raise ValueError(f"style.line_color_property {self.style.line_color_property!r} "
                              "is not a declared property")

@@ -54,6 +54,9 @@ class StoreSource:
 
     def _filter(self, key: str, text: str, now: datetime) -> sa.ColumnElement[bool]:
         """SQL for "property ``key`` equals ``text``" (as :func:`filter_key` writes values)."""
+        if key == "place":
+            # The nearest town is found per page, in memory (geoapp.places): no column holds it.
+            raise InvalidParameter(key, "the nearest town cannot filter; ask by bbox instead")
         raise InvalidParameter(key, "this collection cannot be filtered by this property")
 
     def _candidates(self, conn: sa.Connection, bbox: BBox) -> sa.ColumnElement[bool] | None:

@@ -9,10 +9,12 @@ import folium
 from branca.element import Figure
 from folium.plugins import LocateControl
 
+from geoapp import japantime
+from geoapp.catalog.display import label_of
 from geoapp.catalog.registry import Catalog, Layer
 from geoapp.catalog.spec import TileSource
 from geoapp.features import tiles
-from geoapp.i18n import Lang, t
+from geoapp.i18n import DEFAULT_LANG, Lang, t
 from geoapp.maps import symbols
 from geoapp.maps.buses import add_buses, is_bus_positions
 from geoapp.maps.elements import CityMap, FetchedLayer, MapFinish, MapSetup
@@ -94,9 +96,18 @@ def _tiled(layer: Layer) -> bool:
     return isinstance(layer.source, ReportSource)
 
 
+def _keys_in(key: str, langs: dict[str, str], lang: Lang) -> list[str]:
+    """The properties holding a value, in the order ``lang`` reads them: ``key`` itself in
+    Japanese; else its copy in ``lang``, then English, then ``key`` (as in_lang falls back)."""
+    if lang == DEFAULT_LANG:
+        return [key]
+    return list(dict.fromkeys(k for k in (langs.get(lang), langs.get("en"), key) if k))
+
+
 def feature_config(layer: Layer, lang: Lang, root: str) -> dict[str, object]:
     """What geoapp-map.js needs to fetch, draw and describe one feature layer."""
     spec = layer.spec
+    names = layer.shown_names(lang)
     style = spec.style
     labels = {p.key: p.label(lang) for p in spec.properties}
     legend = legend_entries(layer, lang)
@@ -122,15 +133,29 @@ def feature_config(layer: Layer, lang: Lang, root: str) -> dict[str, object]:
         "linkLabel": labels.get(spec.link_property or "", ""),
         "imageProperty": spec.image_property,
         "imageAlt": labels.get(spec.image_property or "", ""),
+        "photoOf": t("photo_of", lang, title="{title}"),
+        "alsoHere": _mt("also_here", lang),
         "markerLabel": (spec.marker_label or spec.title)(lang),
         "clusterLabel": _mt("cluster", lang),
         "labelProperty": spec.label_property,
+        # A marker's name, where the label has copies in other languages: the one in this
+        # language first (a third one falls back); else the popup's title names it.
+        "labelKeys": _keys_in(spec.label_property, spec.label_langs, lang)
+                     if spec.label_property and spec.label_langs else [],
         # A popup's title: the name in this language of the code in `titleBy`, if any.
         "titleBy": spec.title_by,
         "titles": layer.titles(lang),
+        # What a person reads in the popup (the layer's `show`), labelled in this language;
+        # `keys`: where the value is, in this language first (a third one falls back).
         "props": [
-            {"key": p.key, "label": p.label(lang), "type": p.type} for p in spec.properties
+            {"key": s.key, "label": label_of(spec, s, lang), "format": s.format,
+             "keys": _keys_in(s.key, s.langs, lang),
+             **({"names": names[s.key]} if s.key in names else {})}
+            for s in spec.shown if s.popup
         ],
+        "yesNo": [t("answer_yes", lang), t("answer_no", lang)],
+        "near": t("place_near", lang, place="{place}"),
+        "months": list(japantime.MONTHS_EN),
         "attribution": _credit_html(layer, lang),
         "lang": lang,
         "yes": t("yes", lang),

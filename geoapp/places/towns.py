@@ -6,6 +6,7 @@ outline: a point can only be said to be *near* a town, never *in* it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -55,6 +56,11 @@ class Towns:
         self.towns = towns
         x, y = to_metric(np.array([t.lon for t in towns]), np.array([t.lat for t in towns]))
         self._xy = np.column_stack([x, y])
+        # For many points at once: towns about their centre (small numbers keep float64
+        # exact) and their squared norms, so nearest is one matrix product (nearest_names).
+        self._centre = self._xy.mean(axis=0)
+        self._txy = (self._xy - self._centre).T.copy()
+        self._norms = (self._txy ** 2).sum(axis=0)
 
     @classmethod
     def load(cls, path: Path) -> Towns:
@@ -74,11 +80,32 @@ class Towns:
         i = int(np.argmin(d))
         return NearestTown(self.towns[i], float(d[i]))
 
+    def nearest_names(self, points: Sequence[tuple[float, float]]) -> list[str]:
+        """The names of the nearest towns to many ``(lon, lat)`` points at once (a page of
+        features): one projection and one distance matrix, not a search per point."""
+        if not points:
+            return []
+        lon_lat = np.array(points, dtype=float)
+        x, y = to_metric(lon_lat[:, 0], lon_lat[:, 1])
+        xy = np.column_stack([x, y]) - self._centre
+        # |p - t|² = |p|² - 2 p·t + |t|²; |p|² is the same for every town, so the nearest
+        # minimises |t|² - 2 p·t: two outer products, not a loop (nor BLAS, whose threads
+        # cost more than they save on a matrix this thin).
+        score = self._norms - 2.0 * (np.outer(xy[:, 0], self._txy[0])
+                                     + np.outer(xy[:, 1], self._txy[1]))
+        nearest = np.argmin(score, axis=1)
+        return [self.towns[int(i)].name for i in nearest]
+
 
 @lru_cache(maxsize=4)
 def towns_in(geo_dir: Path) -> Towns:
     """The towns of ``geo_dir``'s towns file, read once per folder."""
     return Towns.load(geo_dir / TOWNS_FILE)
+
+
+def shipped_towns() -> Towns:
+    """The towns of the shipped ``data/geo/`` (what published features name as places)."""
+    return towns_in(PROJECT_ROOT / "data" / "geo")
 
 
 def nearest_town(lon: float, lat: float, geo_dir: Path | None = None) -> NearestTown:

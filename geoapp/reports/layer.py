@@ -18,6 +18,7 @@ from geoapp.features.source import BBox, Feature
 from geoapp.features.tiles import Cells
 from geoapp.i18n import Lang
 from geoapp.japantime import iso
+from geoapp.places.towns import shipped_towns
 from geoapp.store import versions
 from geoapp.store.records import Report
 from geoapp.store.reports import ReportStore
@@ -58,8 +59,9 @@ class ReportSource(StoreSource):
         return categories, statuses, shown
 
     def publish(self, report: Report, categories: Mapping[str, Any],
-                statuses: Mapping[str, Any]) -> Feature:
-        """A report as a public feature."""
+                statuses: Mapping[str, Any], place: str | None = None) -> Feature:
+        """A report as a public feature; ``place`` is its nearest town's name (found here
+        when not given: a page finds its reports' towns at once)."""
         category = categories[report.category_code]
         status = statuses[report.status_code]
         thumb = report.photos[0].thumb_key if report.photos else None
@@ -81,6 +83,9 @@ class ReportSource(StoreSource):
             # instant for machines, the local time for a person reading a CSV or a popup.
             "created_at": iso(report.created_at),
             "updated_at": iso(report.updated_at),
+            # The nearest town's representative point: 「大手町一丁目」, read as "near".
+            "place": place if place is not None
+            else shipped_towns().nearest_names([(report.lon, report.lat)])[0],
         }
         geometry = {"type": "Point", "coordinates": [report.lon, report.lat]}
         return Feature(str(report.id), geometry, props)
@@ -153,8 +158,10 @@ class ReportSource(StoreSource):
         categories, statuses, _ = self._visible()
         # One more query per page: the photos of this page's reports, never of any other.
         photos = self.store.photos_of(conn, [row.id for row in rows])
-        return [self.publish(self.store.report_of(row, photos), categories, statuses)
-                for row in rows]
+        found = [self.store.report_of(row, photos) for row in rows]
+        places = shipped_towns().nearest_names([(r.lon, r.lat) for r in found])
+        return [self.publish(report, categories, statuses, place)
+                for report, place in zip(found, places, strict=True)]
 
     def get(self, feature_id: str) -> Feature:
         """One public report by number."""

@@ -79,9 +79,43 @@
     return el;
   }
 
+  function pad2(n) { return (n < 10 ? "0" : "") + n; }
+
+  function japanTime(value, cfg) {
+    // A time as geoapp.japantime.format_time writes it, in Japan time whatever the
+    // browser's zone (Japan keeps no daylight saving: always UTC+9).
+    var ms = Date.parse(String(value));
+    if (isNaN(ms)) { return String(value); }
+    var at = new Date(ms + 9 * 3600 * 1000);
+    var y = at.getUTCFullYear(), m = at.getUTCMonth(), d = at.getUTCDate();
+    var hm = pad2(at.getUTCHours()) + ":" + pad2(at.getUTCMinutes());
+    if (cfg.lang === "ja") { return y + "年" + (m + 1) + "月" + d + "日 " + hm; }
+    return d + " " + cfg.months[m] + " " + y + ", " + hm;
+  }
+
+  function shownValue(prop, props) {
+    // The value in the page's language: the first of prop.keys that has one.
+    for (var i = 0; i < prop.keys.length; i += 1) {
+      var value = props[prop.keys[i]];
+      if (value !== null && value !== undefined && value !== "") { return value; }
+    }
+    return null;
+  }
+
   function formatValue(prop, value, cfg) {
-    if (prop.type === "boolean") { return value ? cfg.yes : cfg.no; }
-    if (value === null || value === undefined) { return ""; }
+    // As geoapp.catalog.display.format_value writes it for the feature page.
+    if (value === null || value === undefined || value === "") { return ""; }
+    if (prop.format === "yesno") { return value ? cfg.yesNo[0] : cfg.yesNo[1]; }
+    if (prop.format === "datetime") { return japanTime(value, cfg); }
+    if (prop.format === "number" && typeof value === "number") {
+      return value.toLocaleString("en-US");
+    }
+    if (prop.format === "name") {
+      var names = prop.names || {};
+      return Object.prototype.hasOwnProperty.call(names, String(value))
+        ? names[String(value)] : String(value);
+    }
+    if (prop.format === "near") { return fill(cfg.near, { place: String(value) }); }
     return String(value);
   }
 
@@ -124,7 +158,8 @@
     if (image) {
       var img = document.createElement("img");
       img.className = "geoapp-popup-photo";
-      img.alt = cfg.imageAlt;
+      // Says whose photo it is ("通報 12 の写真"), not just "photo".
+      img.alt = fill(cfg.photoOf, { title: String(titleOf(feature, cfg) || cfg.markerLabel) });
       // A fixed box (the photo fits inside it), so the popup is laid out before it loads.
       img.width = 160;
       img.height = 120;
@@ -133,10 +168,21 @@
     }
     var dl = document.createElement("dl");
     cfg.props.forEach(function (prop) {
-      if (prop.key === cfg.labelProperty) { return; }
       // The photo and the page are shown as an image and a link, not as addresses.
       if (prop.key === cfg.imageProperty || prop.key === cfg.linkProperty) { return; }
-      var shown = formatValue(prop, props[prop.key], cfg);
+      var value = shownValue(prop, props);
+      if (prop.format === "link") {
+        var href = safeUrl(value);
+        if (!href) { return; }
+        var a = text("a", prop.label);
+        a.href = withLang(href, cfg.lang);
+        var dd = document.createElement("dd");
+        dd.appendChild(a);
+        dl.appendChild(text("dt", prop.label));
+        dl.appendChild(dd);
+        return;
+      }
+      var shown = formatValue(prop, value, cfg);
       if (shown === "") { return; }
       dl.appendChild(text("dt", prop.label));
       dl.appendChild(text("dd", shown));
@@ -158,6 +204,62 @@
     return box;
   }
 
+  //: Markers whose icons overlap this much (CSS px, the icon's size) are at "one spot".
+  var SAME_SPOT = 22;
+
+  function neighbours(marker) {
+    // The other markers drawn where this one is (a shelter and its Wi-Fi access point),
+    // in every point layer on the map; a marker hidden in a cluster is not drawn there.
+    var map = marker._map;
+    if (!map || !marker.getLatLng) { return []; }
+    var here = map.latLngToLayerPoint(marker.getLatLng());
+    var found = [];
+    Object.keys(layers).forEach(function (id) {
+      var group = layers[id];
+      if (!group.geoappData || !map.hasLayer(group)) { return; }
+      group.eachLayer(function (other) {
+        if (other === marker || !other.getLatLng || !other.feature) { return; }
+        if (group.getVisibleParent && group.getVisibleParent(other) !== other) { return; }
+        if (map.latLngToLayerPoint(other.getLatLng()).distanceTo(here) < SAME_SPOT) {
+          found.push({ marker: other, group: group });
+        }
+      });
+    });
+    return found;
+  }
+
+  function withNeighbours(marker, box, cfg) {
+    // Overlapping markers catch each other's clicks: the popup names the others here,
+    // each a button that opens its own popup.
+    var others = neighbours(marker);
+    if (!others.length) { return box; }
+    box.appendChild(text("p", cfg.alsoHere, "geoapp-popup-also"));
+    var list = document.createElement("ul");
+    list.className = "geoapp-popup-also-list";
+    others.forEach(function (entry) {
+      var otherCfg = entry.group.geoappConfig;
+      var button = text("button", altFor(entry.marker.feature, otherCfg));
+      button.type = "button";
+      L.DomEvent.on(button, "click", function (e) {
+        L.DomEvent.stop(e);
+        marker.closePopup();
+        entry.marker.openPopup();
+        // The button was in the closed popup: focus goes on into the one it opened.
+        var el = entry.marker.getPopup() && entry.marker.getPopup().getElement();
+        var content = el && el.querySelector(".leaflet-popup-content");
+        if (content) {
+          content.setAttribute("tabindex", "-1");
+          content.focus({ preventScroll: true });
+        }
+      });
+      var item = document.createElement("li");
+      item.appendChild(button);
+      list.appendChild(item);
+    });
+    box.appendChild(list);
+    return box;
+  }
+
   function colorValue(feature, cfg) {
     // The value the layer is coloured by, when it has its own colour; else null.
     if (!cfg.colorBy) { return null; }
@@ -166,9 +268,20 @@
     return Object.prototype.hasOwnProperty.call(cfg.icons || {}, value) ? value : null;
   }
 
+  function nameOf(feature, cfg) {
+    // A marker's name: the label in the page's language where the layer has copies of it
+    // (a detection's "クマ 2頭 …" / "Bear (2) …"), else the popup's title.
+    var props = feature.properties || {};
+    if (cfg.labelKeys && cfg.labelKeys.length) {
+      var label = shownValue({ keys: cfg.labelKeys }, props);
+      if (label !== null) { return label; }
+    }
+    return titleOf(feature, cfg);
+  }
+
   function altFor(feature, cfg) {
     var props = feature.properties || {};
-    var alt = cfg.markerLabel + ": " + String(titleOf(feature, cfg) || feature.id);
+    var alt = cfg.markerLabel + ": " + String(nameOf(feature, cfg) || feature.id);
     if (Object.prototype.hasOwnProperty.call(props, "wifi")) {
       alt += cfg.lang === "ja" ? "（" + (props.wifi ? cfg.wifiYes : cfg.wifiNo) + "）"
                                : " (" + (props.wifi ? cfg.wifiYes : cfg.wifiNo) + ")";
@@ -210,7 +323,9 @@
       },
       onEachFeature: function (feature, layer) {
         if (cfg.kind !== "area") {
-          layer.bindPopup(function () { return popupFor(feature, cfg); });
+          layer.bindPopup(function () {
+            return withNeighbours(layer, popupFor(feature, cfg), cfg);
+          });
         }
       }
     });

@@ -19,6 +19,7 @@ from geoapp.features.params import parse_id
 from geoapp.features.source import BBox, Feature
 from geoapp.i18n import Lang
 from geoapp.japantime import JST
+from geoapp.places.towns import shipped_towns
 from geoapp.store import spatial, versions
 from geoapp.store.schema import wildlife_detections
 from geoapp.wildlife import detections as store
@@ -72,12 +73,17 @@ class DetectionSource(StoreSource):
         """A species' name in ``lang``, from the wildlife vocabulary (None if unknown)."""
         return label(SPECIES, value, lang) if value in SPECIES else None
 
+    def value_names(self, key: str, lang: Lang) -> dict[str, str]:
+        """The names in ``lang`` of the species codes (empty for any other property)."""
+        return {code: label(SPECIES, code, lang) for code in SPECIES} if key == "species" \
+            else {}
+
     def within(self, days: int) -> DetectionSource:
         """The same source over another window."""
         return DetectionSource(self.engine, staff=self.staff, days=days, root=self.root)
 
-    def publish(self, detection: Detection,
-                at: tuple[float, float] | None = None) -> Feature | None:
+    def publish(self, detection: Detection, at: tuple[float, float] | None = None,
+                place: str | None = None) -> Feature | None:
         """A detection as a feature (None when the public may not see it).
 
         ``at`` is the public position as the page's SQL computed it, so that a feature is
@@ -108,6 +114,10 @@ class DetectionSource(StoreSource):
             exact_photo = position.precision == "exact" and detection.thumb_key
             props["thumbnail"] = (f"{self.root}/wildlife/media/{detection.thumb_key}"
                                   if exact_photo else None)
+        # The nearest town to the published position (never to a generalised one's exact
+        # point), read as "near"; a page passes the names it found at once.
+        props["place"] = place if place is not None \
+            else shipped_towns().nearest_names([(lon, lat)])[0]
         geometry = {"type": "Point", "coordinates": [lon, lat]}
         return Feature(str(detection.id), geometry, props)
 
@@ -175,8 +185,11 @@ class DetectionSource(StoreSource):
 
     def _publish(self, conn: sa.Connection, rows: Sequence[sa.Row], now: datetime
                  ) -> list[Feature]:
-        features = (self.publish(detection_from_row(row), (row.shown_lon, row.shown_lat))
-                    for row in rows)
+        places = shipped_towns().nearest_names([(row.shown_lon, row.shown_lat)
+                                                for row in rows])
+        features = (self.publish(detection_from_row(row), (row.shown_lon, row.shown_lat),
+                                 place)
+                    for row, place in zip(rows, places, strict=True))
         return [f for f in features if f is not None]
 
     def _key_to_json(self, value: Any) -> Any:
