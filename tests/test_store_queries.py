@@ -214,6 +214,24 @@ def test_collections_and_the_map_do_not_load_every_report(city):
     assert f"（{len(public)}件）" in page
 
 
+def test_the_count_and_extent_are_read_again_only_after_a_write(city):
+    client, rows, _ = city
+    engine = _engine(client)
+    public = len(_public(rows))
+    client.get("/collections/reports")
+    with _statements(engine) as seen:
+        doc = client.get("/collections/reports").json()
+        page = client.get("/", headers={"Accept": "text/html"}).text
+    assert not [s for s, _ in seen if re.search(r"\bFROM reports\b", s)]  # remembered
+    assert f"（{public}件）" in page
+    # A report in another process's write (straight into the store) is seen at once.
+    far_east = doc["extent"]["spatial"]["bbox"][0][2] + 0.001
+    insert_reports(engine, [report_row(far_east, 37.95)])
+    doc = client.get("/collections/reports").json()
+    assert doc["extent"]["spatial"]["bbox"][0][2] == pytest.approx(far_east)
+    assert f"（{public + 1}件）" in client.get("/", headers={"Accept": "text/html"}).text
+
+
 def test_map_views_are_counted_in_memory_and_written_in_batches(engine_settings, monkeypatch):
     monkeypatch.setattr("geoapp.app.MAP_VIEWS_FLUSH_SECONDS", 3600)  # only this test flushes
     app = create_app(engine_settings)

@@ -130,15 +130,33 @@ class StoreSource:
         encoded = [orjson.dumps(f.to_geojson()) for f in features] if encode else []
         return Page(features, encoded, matched, next_cursor)
 
+    #: Remember summary() until version() changes: for sources whose version() is one cheap
+    #: read of a store token. The aggregate reads every public row (270 ms at 1,000,000
+    #: reports on SQLite), and the map page and /collections ask for it on every view.
+    remember_summary = False
+    _remembered: tuple[str, Summary] | None = None
+
+    def version(self) -> str:
+        """A token that changes whenever the features may have changed."""
+        raise NotImplementedError
+
     def summary(self) -> Summary:
         """How many features there are and their bbox, from one aggregate query."""
+        version = self.version() if self.remember_summary else ""
+        remembered = self._remembered
+        if remembered is not None and remembered[0] == version:
+            return remembered[1]
         lon, lat = self._position()
         statement = self._select(self._now()).with_only_columns(
             sa.func.count(), sa.func.min(lon), sa.func.min(lat), sa.func.max(lon),
             sa.func.max(lat), maintain_column_froms=True)
         with self.engine.connect() as conn:
             count, *box = conn.execute(statement).one()
-        return Summary(count, tuple(box) if count else None)  # type: ignore[arg-type]
+        summary = Summary(count, tuple(box) if count else None)  # type: ignore[arg-type]
+        if self.remember_summary:
+            # Read before the aggregate: a write in between makes the next call count again.
+            self._remembered = (version, summary)
+        return summary
 
     @property
     def extent(self) -> BBox | None:

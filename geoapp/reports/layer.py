@@ -37,6 +37,7 @@ class ReportSource(StoreSource):
     """Reports the public may see (every state but 'closed'), as GeoJSON features."""
 
     order_key = order_id = reports.c.id
+    remember_summary = True  # version() is the store's reports token, one small read
 
     def __init__(self, store: ReportStore, root: str = "") -> None:
         self.store = store
