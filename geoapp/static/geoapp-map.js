@@ -8,8 +8,11 @@
 
   L.Control.Layers.addInitHook(function () { layerControls.push(this); });
 
-  //: Below this map width the layer list would cover the zoom buttons: it folds away.
+  //: Below this map width the layer list would cover the zoom buttons: it folds away; the
+  //: credits fold behind a button and popups open as a sheet along the map's bottom.
   var NARROW_MAP = 600;
+  //: The least width and height of anything a finger or pointer can hit (WCAG 2.5.8).
+  var TARGET = 24;
 
   var AccessibleIcon = L.Icon.extend({
     // Leaflet gives keyboard markers role="button"; give each a name screen readers announce.
@@ -203,7 +206,8 @@
         var alt = altFor(feature, cfg);
         var value = colorValue(feature, cfg);
         var icon = new AccessibleIcon({ iconUrl: value === null ? cfg.icon : cfg.icons[value],
-                                        iconSize: [22, 22], iconAnchor: [11, 11],
+                                        iconSize: [TARGET, TARGET],
+                                        iconAnchor: [TARGET / 2, TARGET / 2],
                                         popupAnchor: [0, -10], label: alt,
                                         color: value === null ? cfg.color : cfg.colors[value] });
         return L.marker(latlng, { icon: icon, alt: alt, title: alt, keyboard: true });
@@ -317,13 +321,15 @@
     // its count. Drawn as SVG attributes, never inline styles.
     return function (props) {
       if (props.count !== undefined) {
-        return { radius: Math.min(24, 6 + 3 * Math.log(props.count)), fill: true,
+        return { radius: Math.min(24, Math.max(TARGET / 2, 6 + 3 * Math.log(props.count))),
+                 fill: true,
                  fillColor: cfg.color, fillOpacity: 0.6, color: "#ffffff", weight: 1.5 };
       }
       var value = cfg.colorBy ? String(props[cfg.colorBy]) : "";
       var colour = Object.prototype.hasOwnProperty.call(cfg.colors || {}, value)
         ? cfg.colors[value] : cfg.color;
-      return { radius: 7, fill: true, fillColor: colour, fillOpacity: 0.95,
+      // 24 px across: a finger's target (WCAG 2.5.8), not a dot to aim at.
+      return { radius: TARGET / 2, fill: true, fillColor: colour, fillOpacity: 0.95,
                color: "#ffffff", weight: 1.5 };
     };
   }
@@ -469,10 +475,14 @@
     if (controls) { box.insertBefore(controls, box.firstChild); }
     L.control.zoom({ zoomInTitle: cfg.zoomIn, zoomOutTitle: cfg.zoomOut }).addTo(map);
     if (map.attributionControl) {
-      // Leaflet's prefix carries an English tooltip and a flag image; keep the plain credit.
-      map.attributionControl.setPrefix('<a href="https://leafletjs.com">Leaflet</a>');
+      // Leaflet's prefix carries an English tooltip and a flag image; keep the plain credit,
+      // as text: a link there is one a stray tap on a phone follows off the site.
+      map.attributionControl.setPrefix("Leaflet");
+      if (box.clientWidth < NARROW_MAP) { foldCredits(map, cfg); }
     }
     setupPopups(map, cfg);
+    popupSheet(map);
+    declutter(map);
     window.geoappMap = map;
   }
 
@@ -533,7 +543,7 @@
       var toggle = el.querySelector(".leaflet-control-layers-toggle");
       toggle.title = cfg.layersLabel;
       toggle.setAttribute("aria-label", cfg.layersLabel);
-      if (box.clientWidth < NARROW_MAP) { foldable(map, control, toggle); }
+      foldable(map, control, toggle, box.clientWidth >= NARROW_MAP);
     });
     Array.prototype.forEach.call(box.querySelectorAll(".leaflet-control a[role=button][title]"),
       function (button) {
@@ -541,9 +551,11 @@
       });
   }
 
-  function foldable(map, control, toggle) {
-    // On a narrow map the list folds behind its button: a disclosure button that stays in
-    // place, says whether the list is open, and toggles it by mouse, touch, Enter or Space.
+  function foldable(map, control, toggle, open) {
+    // The list folds behind its button: a disclosure button that stays in place, says
+    // whether the list is open, and toggles it by mouse, touch, Enter or Space. A wide map
+    // opens with the list shown and keeps it until its button folds it; a narrow one opens
+    // folded and folds it again on a tap on the map or when focus leaves it.
     var el = control.getContainer();
     el.classList.add("geoapp-foldable");
     var expand = control.expand;
@@ -570,11 +582,17 @@
     L.DomEvent.on(toggle, "keydown", function (e) {
       if (e.key === " ") { L.DomEvent.preventDefault(e); toggle.click(); }
     });
-    control.collapse();
-    map.on("click", control.collapse, control);
-    L.DomEvent.on(el, "focusout", function (e) {
-      if (e.relatedTarget && !el.contains(e.relatedTarget)) { control.collapse(); }
-    });
+    // Leaflet re-opens a list made uncollapsed whenever a layer comes or goes: no longer.
+    control.options.collapsed = true;
+    if (open) {
+      control.expand();
+    } else {
+      control.collapse();
+      map.on("click", control.collapse, control);
+      L.DomEvent.on(el, "focusout", function (e) {
+        if (e.relatedTarget && !el.contains(e.relatedTarget)) { control.collapse(); }
+      });
+    }
     L.DomEvent.on(el, "keydown", function (e) {
       if ((e.key === "Escape" || e.keyCode === 27) &&
           el.classList.contains("leaflet-control-layers-expanded")) {
@@ -583,6 +601,141 @@
         L.DomEvent.stop(e);
       }
     });
+  }
+
+  function foldCredits(map, cfg) {
+    // A narrow map shows an ⓘ button in place of the credits (six lines on a phone); it
+    // opens them, and while they are folded there is no link a stray tap can follow.
+    // Leaflet rewrites the credit box's content whenever a layer comes or goes, so the
+    // button sits beside that box, in a wrapper of its own.
+    var credits = map.attributionControl.getContainer();
+    var wrap = L.DomUtil.create("div", "geoapp-credits leaflet-control");
+    credits.parentNode.insertBefore(wrap, credits);
+    var button = L.DomUtil.create("button", "geoapp-credits-toggle", wrap);
+    button.type = "button";
+    button.textContent = "ⓘ";
+    button.setAttribute("aria-label", cfg.credits);
+    button.title = cfg.credits;
+    var id = map.getContainer().id + "-credits";
+    credits.id = id;
+    button.setAttribute("aria-controls", id);
+    wrap.appendChild(credits);
+    function show(open) {
+      wrap.classList.toggle("geoapp-credits-open", open);
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+    }
+    show(false);
+    L.DomEvent.disableClickPropagation(wrap);
+    L.DomEvent.on(button, "click", function () {
+      show(!wrap.classList.contains("geoapp-credits-open"));
+    });
+    L.DomEvent.on(wrap, "keydown", function (e) {
+      if ((e.key === "Escape" || e.keyCode === 27) && wrap.classList.contains("geoapp-credits-open")) {
+        show(false);
+        button.focus();
+        L.DomEvent.stop(e);
+      }
+    });
+    map.on("click", function () { show(false); });
+  }
+
+  function popupSheet(map) {
+    // On a narrow map a popup opens as a sheet along the map's bottom, above the controls
+    // (zoom, locate and the layer list would cover a popup drawn at its marker). It is moved
+    // out of the map pane, whose transform would carry it along with the map.
+    var box = map.getContainer();
+    map.on("popupopen", function (e) {
+      if (box.clientWidth >= NARROW_MAP) { return; }
+      var el = e.popup.getElement();
+      if (!el) { return; }
+      box.appendChild(el);
+      el.classList.add("geoapp-sheet");
+      box.classList.add("geoapp-sheet-open");
+      var corner = box.querySelector(".leaflet-control-container .leaflet-bottom");
+      // Above the scale and the credits' button, so none of them lies under the sheet.
+      var below = 0;
+      Array.prototype.forEach.call(box.querySelectorAll(".leaflet-bottom"), function (c) {
+        below = Math.max(below, c.offsetHeight);
+      });
+      // A custom property: Leaflet sets the popup's own bottom whenever it redraws it.
+      el.style.setProperty("--geoapp-sheet-bottom", (corner ? below : 0) + "px");
+      // Keep the marker in sight, above the sheet.
+      var at = e.popup.getLatLng && e.popup.getLatLng();
+      if (at) {
+        var y = map.latLngToContainerPoint(at).y;
+        var top = box.clientHeight - below - el.offsetHeight;
+        if (y > top - TARGET) { map.panBy([0, y - top / 2], { animate: false }); }
+      }
+      // A phone's map is taller than what is left of the screen below the page's top.
+      el.scrollIntoView({ block: "nearest" });
+    });
+    map.on("popupclose", function () { box.classList.remove("geoapp-sheet-open"); });
+  }
+
+  //: Where a marker that would lie on another may go instead, in its own widths: the
+  //: eight places around its spot, then the sixteen a step further out.
+  var NUDGES = [[0, 0], [1, 0], [-1, 0], [0, -1], [0, 1], [1, -1], [-1, -1], [1, 1], [-1, 1],
+                [2, 0], [-2, 0], [0, -2], [0, 2], [2, -1], [-2, -1], [2, 1], [-2, 1],
+                [1, -2], [-1, -2], [1, 2], [-1, 2], [2, -2], [-2, -2], [2, 2], [-2, 2]];
+
+  function declutter(map) {
+    // Markers of different layers on one spot (a shelter and its Wi-Fi access point), or a
+    // group of one layer over a marker of another, would lie one on another: the one
+    // beneath could not be seen, tapped or told apart (WCAG 2.5.8 asks 24 px free for each).
+    // Each marker that would overlap one placed before it (in the page's order) is nudged
+    // to the nearest free place around its spot; it keeps its place on the map otherwise.
+    var pane = map.getPane("markerPane");
+    var box = map.getContainer();
+    var pending = false;
+    function overlaps(a, list) {
+      return list.some(function (b) {
+        return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+      });
+    }
+    function run() {
+      pending = false;
+      var view = box.getBoundingClientRect();
+      var placed = [];
+      Array.prototype.forEach.call(pane.querySelectorAll(".leaflet-marker-icon"), function (el) {
+        var margin = [parseFloat(el.style.marginLeft) || 0, parseFloat(el.style.marginTop) || 0];
+        if (!el.geoappMargin || el.geoappSet === undefined ||
+            el.geoappSet[0] !== margin[0] || el.geoappSet[1] !== margin[1]) {
+          // Leaflet's own margins (the icon's anchor), set anew when it redraws the icon.
+          el.geoappMargin = margin;
+        }
+        var now = [margin[0] - el.geoappMargin[0], margin[1] - el.geoappMargin[1]];
+        var r = el.getBoundingClientRect();
+        if (!r.width || r.right < view.left || r.left > view.right ||
+            r.bottom < view.top || r.top > view.bottom) { return; }
+        var left = r.left - now[0];
+        var top = r.top - now[1];
+        var step = [r.width + 1, r.height + 1];
+        var nudge = [0, 0];
+        var spot = null;
+        for (var i = 0; i < NUDGES.length && spot === null; i += 1) {
+          var dx = NUDGES[i][0] * step[0];
+          var dy = NUDGES[i][1] * step[1];
+          var at = { left: left + dx, top: top + dy, right: left + dx + r.width,
+                     bottom: top + dy + r.height };
+          if (!overlaps(at, placed)) { spot = at; nudge = [dx, dy]; }
+        }
+        if (spot === null) {  // crowded all round: leave it where it belongs
+          spot = { left: left, top: top, right: left + r.width, bottom: top + r.height };
+        }
+        placed.push(spot);
+        if (nudge[0] !== now[0] || nudge[1] !== now[1]) {
+          el.geoappSet = [el.geoappMargin[0] + nudge[0], el.geoappMargin[1] + nudge[1]];
+          el.style.marginLeft = el.geoappSet[0] + "px";
+          el.style.marginTop = el.geoappSet[1] + "px";
+        }
+      });
+    }
+    function later() {
+      if (!pending) { pending = true; setTimeout(run, 0); }
+    }
+    // Markers come and go as layers load, groups split on zoom and the view moves.
+    new MutationObserver(later).observe(pane, { childList: true });
+    map.on("zoomend moveend", later);
   }
 
   window.geoapp = { featureLayer: featureLayer, load: load, setupMap: setupMap,
