@@ -645,9 +645,9 @@
     // out of the map pane, whose transform would carry it along with the map.
     var box = map.getContainer();
     map.on("popupopen", function (e) {
-      if (box.clientWidth >= NARROW_MAP) { return; }
       var el = e.popup.getElement();
       if (!el) { return; }
+      if (box.clientWidth >= NARROW_MAP) { clearOfControls(map, el); return; }
       box.appendChild(el);
       el.classList.add("geoapp-sheet");
       box.classList.add("geoapp-sheet-open");
@@ -668,22 +668,73 @@
       }
       // A phone's map is taller than what is left of the screen below the page's top.
       el.scrollIntoView({ block: "nearest" });
+      sheet = el;
+      under();
     });
-    map.on("popupclose", function () { box.classList.remove("geoapp-sheet-open"); });
+    var sheet = null;
+    function under() {
+      // What the sheet covers is no target while it is open: a marker half under it would
+      // be half a target (and Tab would reach markers no one can see).
+      var s = sheet && sheet.getBoundingClientRect();
+      Array.prototype.forEach.call(
+        box.querySelectorAll(".leaflet-marker-icon, .geoapp-tiles path"), function (el) {
+          var r = el.getBoundingClientRect();
+          el.classList.toggle("geoapp-under-sheet", Boolean(s && r.width && r.bottom > s.top &&
+            r.top < s.bottom && r.right > s.left && r.left < s.right));
+        });
+    }
+    // Markers nudged apart, or a sheet grown as its photo loads: what it covers anew.
+    map.on("moveend zoomend geoapp:decluttered", function () { if (sheet) { under(); } });
+    if (window.ResizeObserver) {
+      new ResizeObserver(function () { if (sheet) { under(); } }).observe(box);
+    }
+    map.on("popupclose", function () {
+      box.classList.remove("geoapp-sheet-open");
+      sheet = null;
+      under();
+    });
   }
 
-  //: Where a marker that would lie on another may go instead, in its own widths: the
-  //: eight places around its spot, then the sixteen a step further out.
-  var NUDGES = [[0, 0], [1, 0], [-1, 0], [0, -1], [0, 1], [1, -1], [-1, -1], [1, 1], [-1, 1],
-                [2, 0], [-2, 0], [0, -2], [0, 2], [2, -1], [-2, -1], [2, 1], [-2, 1],
-                [1, -2], [-1, -2], [1, 2], [-1, 2], [2, -2], [-2, -2], [2, 2], [-2, 2]];
+  function clearOfControls(map, popup) {
+    // A popup at its marker on a wide map: an open layer list over it folds away, and a
+    // control of the top left corner (zoom, locate) over it makes the map move it clear.
+    var box = map.getContainer();
+    var p = popup.getBoundingClientRect();
+    function meets(r) {
+      return r.width > 0 && r.left < p.right && p.left < r.right && r.top < p.bottom &&
+             p.top < r.bottom;
+    }
+    layerControls.forEach(function (control) {
+      var el = control.getContainer();
+      if (control._map === map && el.classList.contains("geoapp-foldable") &&
+          meets(el.getBoundingClientRect())) { control.collapse(); }
+    });
+    var shift = 0;
+    Array.prototype.forEach.call(box.querySelectorAll(".leaflet-top.leaflet-left .leaflet-control"),
+      function (control) {
+        var r = control.getBoundingClientRect();
+        if (meets(r)) { shift = Math.max(shift, r.right + 10 - p.left); }
+      });
+    if (shift > 0) { map.panBy([-shift, 0], { animate: false }); }
+  }
+
+  //: Where a marker that would lie on another may go instead, in its own widths: its spot,
+  //: then twelve places on each of six rings around it, nearest first.
+  var NUDGES = [[0, 0]];
+  [0.5, 1, 1.5, 2, 2.5, 3].forEach(function (ring) {
+    for (var k = 0; k < 12; k += 1) {
+      var angle = (k * Math.PI) / 6;
+      NUDGES.push([ring * Math.cos(angle), ring * Math.sin(angle)]);
+    }
+  });
 
   function declutter(map) {
     // Markers of different layers on one spot (a shelter and its Wi-Fi access point), or a
     // group of one layer over a marker of another, would lie one on another: the one
     // beneath could not be seen, tapped or told apart (WCAG 2.5.8 asks 24 px free for each).
-    // Each marker that would overlap one placed before it (in the page's order) is nudged
-    // to the nearest free place around its spot; it keeps its place on the map otherwise.
+    // Each marker that would overlap one placed before it (in the page's order), or a report
+    // point drawn from the vector tiles (those stay where they are), is nudged to the
+    // nearest free place around its spot; it keeps its place on the map otherwise.
     var pane = map.getPane("markerPane");
     var box = map.getContainer();
     var pending = false;
@@ -694,48 +745,82 @@
     }
     function run() {
       pending = false;
-      var view = box.getBoundingClientRect();
-      var placed = [];
-      Array.prototype.forEach.call(pane.querySelectorAll(".leaflet-marker-icon"), function (el) {
+      // In the map's layer pixels: where Leaflet puts each icon (its final place, even while
+      // a group slides there), not where the screen shows it mid-animation.
+      var size = map.getSize();
+      var origin = box.getBoundingClientRect();
+      function spotOf(r) {
+        var at = map.containerPointToLayerPoint([r.left - origin.left, r.top - origin.top]);
+        return { left: at.x, top: at.y, right: at.x + r.width, bottom: at.y + r.height };
+      }
+      // The map's controls stay put: a marker under one could be neither seen nor tapped.
+      var placed = Array.prototype.map.call(
+        box.querySelectorAll(".leaflet-control-container .leaflet-control"),
+        function (control) { return spotOf(control.getBoundingClientRect()); });
+      Array.prototype.forEach.call(box.querySelectorAll(".geoapp-tiles path[tabindex]"),
+        function (path) {
+          var spot = spotOf(path.getBoundingClientRect());
+          if (!path.hasAttribute("data-number") && overlaps(spot, placed)) {
+            // A grid cell (reports counted, zoomed out) on another: drawn, but no target of
+            // its own; the one it lies under zooms in there, where both come apart.
+            path.removeAttribute("tabindex");
+            path.removeAttribute("role");
+            path.setAttribute("aria-hidden", "true");
+            path.classList.add("geoapp-tiles-under");
+            return;
+          }
+          placed.push(spot);
+        });
+      // Groups first: a marker is nudged off a group, never a group off a marker.
+      var icons = Array.prototype.slice.call(pane.querySelectorAll(".leaflet-marker-icon"));
+      icons.sort(function (a, b) {
+        return (b.classList.contains("marker-cluster") ? 1 : 0) -
+               (a.classList.contains("marker-cluster") ? 1 : 0);
+      });
+      icons.forEach(function (el) {
+        var pos = el._leaflet_pos;  // set by L.DomUtil.setPosition
+        var w = el.offsetWidth;
+        var h = el.offsetHeight;
+        if (!pos || !w) { return; }
         var margin = [parseFloat(el.style.marginLeft) || 0, parseFloat(el.style.marginTop) || 0];
-        if (!el.geoappMargin || el.geoappSet === undefined ||
-            el.geoappSet[0] !== margin[0] || el.geoappSet[1] !== margin[1]) {
+        if (!el.geoappSet || el.geoappSet[0] !== margin[0] || el.geoappSet[1] !== margin[1]) {
           // Leaflet's own margins (the icon's anchor), set anew when it redraws the icon.
           el.geoappMargin = margin;
         }
-        var now = [margin[0] - el.geoappMargin[0], margin[1] - el.geoappMargin[1]];
-        var r = el.getBoundingClientRect();
-        if (!r.width || r.right < view.left || r.left > view.right ||
-            r.bottom < view.top || r.top > view.bottom) { return; }
-        var left = r.left - now[0];
-        var top = r.top - now[1];
-        var step = [r.width + 1, r.height + 1];
-        var nudge = [0, 0];
-        var spot = null;
-        for (var i = 0; i < NUDGES.length && spot === null; i += 1) {
-          var dx = NUDGES[i][0] * step[0];
-          var dy = NUDGES[i][1] * step[1];
-          var at = { left: left + dx, top: top + dy, right: left + dx + r.width,
-                     bottom: top + dy + r.height };
-          if (!overlaps(at, placed)) { spot = at; nudge = [dx, dy]; }
+        var left = pos.x + el.geoappMargin[0];
+        var top = pos.y + el.geoappMargin[1];
+        var seen = map.layerPointToContainerPoint([left, top]);
+        if (seen.x + w < 0 || seen.y + h < 0 || seen.x > size.x || seen.y > size.y) { return; }
+        var nudge = null;
+        for (var i = 0; i < NUDGES.length && nudge === null; i += 1) {
+          var dx = Math.round(NUDGES[i][0] * (w + 1));
+          var dy = Math.round(NUDGES[i][1] * (h + 1));
+          if (!overlaps({ left: left + dx, top: top + dy, right: left + dx + w,
+                          bottom: top + dy + h }, placed)) { nudge = [dx, dy]; }
         }
-        if (spot === null) {  // crowded all round: leave it where it belongs
-          spot = { left: left, top: top, right: left + r.width, bottom: top + r.height };
-        }
-        placed.push(spot);
-        if (nudge[0] !== now[0] || nudge[1] !== now[1]) {
-          el.geoappSet = [el.geoappMargin[0] + nudge[0], el.geoappMargin[1] + nudge[1]];
-          el.style.marginLeft = el.geoappSet[0] + "px";
-          el.style.marginTop = el.geoappSet[1] + "px";
+        nudge = nudge || [0, 0];  // crowded all round: leave it where it belongs
+        placed.push({ left: left + nudge[0], top: top + nudge[1], right: left + nudge[0] + w,
+                      bottom: top + nudge[1] + h });
+        var want = [el.geoappMargin[0] + nudge[0], el.geoappMargin[1] + nudge[1]];
+        if (want[0] !== margin[0] || want[1] !== margin[1]) {
+          el.geoappSet = want;
+          el.style.marginLeft = want[0] + "px";
+          el.style.marginTop = want[1] + "px";
         }
       });
+      map.fire("geoapp:decluttered");
     }
     function later() {
       if (!pending) { pending = true; setTimeout(run, 0); }
     }
-    // Markers come and go as layers load, groups split on zoom and the view moves.
-    new MutationObserver(later).observe(pane, { childList: true });
+    // Markers come and go as layers load, groups split on zoom and the view moves; Leaflet
+    // redraws a group's icon in place (its margins anew) as markers join it. Nudges
+    // settle: a second pass over the same markers moves nothing.
+    new MutationObserver(later).observe(pane, { childList: true, subtree: true,
+                                                attributes: true, attributeFilter: ["style"] });
     map.on("zoomend moveend", later);
+    pane.addEventListener("transitionend", later);  // groups slide apart as the map zooms
+    document.addEventListener("geoapp:layer-loaded", later);
   }
 
   window.geoapp = { featureLayer: featureLayer, load: load, setupMap: setupMap,
