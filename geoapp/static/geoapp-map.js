@@ -790,7 +790,11 @@
         var left = pos.x + el.geoappMargin[0];
         var top = pos.y + el.geoappMargin[1];
         var seen = map.layerPointToContainerPoint([left, top]);
-        if (seen.x + w < 0 || seen.y + h < 0 || seen.x > size.x || seen.y > size.y) { return; }
+        var off = seen.x + w < 0 || seen.y + h < 0 || seen.x > size.x || seen.y > size.y;
+        // Off the map, a marker is clipped away but would still be reached by Tab and lie
+        // (for a pointer's geometry) over the page around the map: out of reach until in view.
+        el.classList.toggle("geoapp-off-map", off);
+        if (off) { return; }
         var nudge = null;
         for (var i = 0; i < NUDGES.length && nudge === null; i += 1) {
           var dx = Math.round(NUDGES[i][0] * (w + 1));
