@@ -480,8 +480,8 @@
       map.attributionControl.setPrefix("Leaflet");
       if (box.clientWidth < NARROW_MAP) { foldCredits(map, cfg); }
     }
+    popupSheet(map);  // first: moving a popup that has the focus would drop it
     setupPopups(map, cfg);
-    popupSheet(map);
     declutter(map);
     window.geoappMap = map;
   }
@@ -647,7 +647,12 @@
     map.on("popupopen", function (e) {
       var el = e.popup.getElement();
       if (!el) { return; }
-      if (box.clientWidth >= NARROW_MAP) { clearOfControls(map, el); return; }
+      el.classList.remove("geoapp-sheet-closed");  // Leaflet reuses a marker's popup
+      if (box.clientWidth >= NARROW_MAP) {
+        el.classList.remove("geoapp-sheet");
+        clearOfControls(map, el);
+        return;
+      }
       box.appendChild(el);
       el.classList.add("geoapp-sheet");
       box.classList.add("geoapp-sheet-open");
@@ -688,7 +693,11 @@
     if (window.ResizeObserver) {
       new ResizeObserver(function () { if (sheet) { under(); } }).observe(box);
     }
-    map.on("popupclose", function () {
+    map.on("popupclose", function (e) {
+      // Leaflet fades a closed popup out before it removes it: a sheet goes at once, so
+      // nothing half-faded lies over the map meanwhile.
+      var el = e.popup.getElement();
+      if (el && el.classList.contains("geoapp-sheet")) { el.classList.add("geoapp-sheet-closed"); }
       box.classList.remove("geoapp-sheet-open");
       sheet = null;
       under();

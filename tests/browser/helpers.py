@@ -223,3 +223,13 @@ def bus_marker_position(page: Page, layer_id: str, vehicle: str) -> list[float] 
         }""",
         [layer_id, vehicle],
     )
+
+
+def settle_map(page: Page) -> None:
+    """Wait until the map has stopped moving: no zoom or group animation under way, and the
+    markers nudged apart after it (geoapp-map.js declutter runs once the last change is in)."""
+    if not page.evaluate("() => Boolean(window.geoappMap)"):
+        return
+    page.wait_for_function("""() => !geoappMap._animatingZoom && !geoappMap._panAnim?._inProgress
+        && !document.querySelector('.leaflet-cluster-anim')""")
+    page.wait_for_timeout(150)

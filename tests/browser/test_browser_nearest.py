@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, Route, expect
 
-from tests.browser.helpers import TILE_PNG, describe_axe, run_axe, wait_for_layer
+from tests.browser.helpers import TILE_PNG, describe_axe, run_axe, settle_map, wait_for_layer
 from tests.conftest import LiveServer
 from tests.test_hazards import FLOOD, LAT, LON, TileServer, _png
 
@@ -58,6 +58,7 @@ def _overlay_tiles(route: Route) -> None:
 
 def _axe_clean(page: Page, label: str) -> None:
     """No violation of WCAG 2.0–2.2 A/AA, target-size (the map's markers) included."""
+    settle_map(page)
     results = run_axe(page, WCAG)
     assert not results["violations"], f"axe on {label}:\n" + describe_axe(results["violations"])
     crashed = [rule for rule in results["incomplete"] if rule.get("error")]

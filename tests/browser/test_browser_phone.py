@@ -19,7 +19,7 @@ from playwright.sync_api import Page, Route, expect
 from geoapp.staff.accounts import Accounts
 from geoapp.store.engine import open_engine
 from geoapp.wildlife.devices import Devices
-from tests.browser.helpers import TILE_PNG, describe_axe, run_axe, wait_for_layer
+from tests.browser.helpers import TILE_PNG, describe_axe, run_axe, settle_map, wait_for_layer
 from tests.bulk import insert_reports, report_row
 from tests.conftest import LiveServer, store_of_its_own
 from tests.test_hazards import FLOOD, LAT, LON, TileServer, _png
@@ -110,6 +110,7 @@ def _overlay_tiles(route: Route) -> None:
 
 def _axe_clean(page: Page, label: str) -> None:
     """No violation of WCAG 2.0–2.2 A/AA, target-size included; no rule crashed."""
+    settle_map(page)
     results = run_axe(page, WCAG)
     assert not results["violations"], f"axe on {label}:\n" + describe_axe(results["violations"])
     crashed = [rule for rule in results["incomplete"] if rule.get("error")]

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from geoapp.places.towns import CREDIT
-from tests.browser.helpers import describe_axe, run_axe, wait_for_layer
+from tests.browser.helpers import describe_axe, run_axe, settle_map, wait_for_layer
 
 pytestmark = pytest.mark.browser
 
@@ -29,6 +29,7 @@ TEXTS = {
 
 
 def _assert_axe_22_clean(page: Page, label: str) -> None:
+    settle_map(page)
     results = run_axe(page, WCAG_22)
     assert not results["violations"], (
         f"axe-core found WCAG 2.x violations on {label}:\n" + describe_axe(results["violations"]))
