@@ -201,6 +201,7 @@ def base_map(settings: Settings, assets: Assets, lang: Lang, *, zoom: int | None
             "regionLabel": t("map_region", lang),
             "zoomIn": t("zoom_in", lang),
             "zoomOut": t("zoom_out", lang),
+            "credits": _mt("credits", lang),
             **(setup or {}),
         },
         js=[("geoapp_map", assets.own("geoapp-map.js"))],

@@ -8,8 +8,11 @@
 
   L.Control.Layers.addInitHook(function () { layerControls.push(this); });
 
-  //: Below this map width the layer list would cover the zoom buttons: it folds away.
+  //: Below this map width the layer list would cover the zoom buttons: it folds away; the
+  //: credits fold behind a button and popups open as a sheet along the map's bottom.
   var NARROW_MAP = 600;
+  //: The least width and height of anything a finger or pointer can hit (WCAG 2.5.8).
+  var TARGET = 24;
 
   var AccessibleIcon = L.Icon.extend({
     // Leaflet gives keyboard markers role="button"; give each a name screen readers announce.
@@ -316,7 +319,8 @@
         var alt = altFor(feature, cfg);
         var value = colorValue(feature, cfg);
         var icon = new AccessibleIcon({ iconUrl: value === null ? cfg.icon : cfg.icons[value],
-                                        iconSize: [22, 22], iconAnchor: [11, 11],
+                                        iconSize: [TARGET, TARGET],
+                                        iconAnchor: [TARGET / 2, TARGET / 2],
                                         popupAnchor: [0, -10], label: alt,
                                         color: value === null ? cfg.color : cfg.colors[value] });
         return L.marker(latlng, { icon: icon, alt: alt, title: alt, keyboard: true });
@@ -432,13 +436,15 @@
     // its count. Drawn as SVG attributes, never inline styles.
     return function (props) {
       if (props.count !== undefined) {
-        return { radius: Math.min(24, 6 + 3 * Math.log(props.count)), fill: true,
+        return { radius: Math.min(24, Math.max(TARGET / 2, 6 + 3 * Math.log(props.count))),
+                 fill: true,
                  fillColor: cfg.color, fillOpacity: 0.6, color: "#ffffff", weight: 1.5 };
       }
       var value = cfg.colorBy ? String(props[cfg.colorBy]) : "";
       var colour = Object.prototype.hasOwnProperty.call(cfg.colors || {}, value)
         ? cfg.colors[value] : cfg.color;
-      return { radius: 7, fill: true, fillColor: colour, fillOpacity: 0.95,
+      // 24 px across: a finger's target (WCAG 2.5.8), not a dot to aim at.
+      return { radius: TARGET / 2, fill: true, fillColor: colour, fillOpacity: 0.95,
                color: "#ffffff", weight: 1.5 };
     };
   }
@@ -584,10 +590,14 @@
     if (controls) { box.insertBefore(controls, box.firstChild); }
     L.control.zoom({ zoomInTitle: cfg.zoomIn, zoomOutTitle: cfg.zoomOut }).addTo(map);
     if (map.attributionControl) {
-      // Leaflet's prefix carries an English tooltip and a flag image; keep the plain credit.
-      map.attributionControl.setPrefix('<a href="https://leafletjs.com">Leaflet</a>');
+      // Leaflet's prefix carries an English tooltip and a flag image; keep the plain credit,
+      // as text: a link there is one a stray tap on a phone follows off the site.
+      map.attributionControl.setPrefix("Leaflet");
+      if (box.clientWidth < NARROW_MAP) { foldCredits(map, cfg); }
     }
+    popupSheet(map);  // first: moving a popup that has the focus would drop it
     setupPopups(map, cfg);
+    declutter(map);
     window.geoappMap = map;
   }
 
@@ -648,7 +658,7 @@
       var toggle = el.querySelector(".leaflet-control-layers-toggle");
       toggle.title = cfg.layersLabel;
       toggle.setAttribute("aria-label", cfg.layersLabel);
-      if (box.clientWidth < NARROW_MAP) { foldable(map, control, toggle); }
+      foldable(map, control, toggle, box.clientWidth >= NARROW_MAP);
     });
     Array.prototype.forEach.call(box.querySelectorAll(".leaflet-control a[role=button][title]"),
       function (button) {
@@ -656,9 +666,11 @@
       });
   }
 
-  function foldable(map, control, toggle) {
-    // On a narrow map the list folds behind its button: a disclosure button that stays in
-    // place, says whether the list is open, and toggles it by mouse, touch, Enter or Space.
+  function foldable(map, control, toggle, open) {
+    // The list folds behind its button: a disclosure button that stays in place, says
+    // whether the list is open, and toggles it by mouse, touch, Enter or Space. A wide map
+    // opens with the list shown and keeps it until its button folds it; a narrow one opens
+    // folded and folds it again on a tap on the map or when focus leaves it.
     var el = control.getContainer();
     el.classList.add("geoapp-foldable");
     var expand = control.expand;
@@ -685,11 +697,17 @@
     L.DomEvent.on(toggle, "keydown", function (e) {
       if (e.key === " ") { L.DomEvent.preventDefault(e); toggle.click(); }
     });
-    control.collapse();
-    map.on("click", control.collapse, control);
-    L.DomEvent.on(el, "focusout", function (e) {
-      if (e.relatedTarget && !el.contains(e.relatedTarget)) { control.collapse(); }
-    });
+    // Leaflet re-opens a list made uncollapsed whenever a layer comes or goes: no longer.
+    control.options.collapsed = true;
+    if (open) {
+      control.expand();
+    } else {
+      control.collapse();
+      map.on("click", control.collapse, control);
+      L.DomEvent.on(el, "focusout", function (e) {
+        if (e.relatedTarget && !el.contains(e.relatedTarget)) { control.collapse(); }
+      });
+    }
     L.DomEvent.on(el, "keydown", function (e) {
       if ((e.key === "Escape" || e.keyCode === 27) &&
           el.classList.contains("leaflet-control-layers-expanded")) {
@@ -698,6 +716,239 @@
         L.DomEvent.stop(e);
       }
     });
+  }
+
+  function foldCredits(map, cfg) {
+    // A narrow map shows an ⓘ button in place of the credits (six lines on a phone); it
+    // opens them, and while they are folded there is no link a stray tap can follow.
+    // Leaflet rewrites the credit box's content whenever a layer comes or goes, so the
+    // button sits beside that box, in a wrapper of its own.
+    var credits = map.attributionControl.getContainer();
+    var wrap = L.DomUtil.create("div", "geoapp-credits leaflet-control");
+    credits.parentNode.insertBefore(wrap, credits);
+    var button = L.DomUtil.create("button", "geoapp-credits-toggle", wrap);
+    button.type = "button";
+    button.textContent = "ⓘ";
+    button.setAttribute("aria-label", cfg.credits);
+    button.title = cfg.credits;
+    var id = map.getContainer().id + "-credits";
+    credits.id = id;
+    button.setAttribute("aria-controls", id);
+    wrap.appendChild(credits);
+    function show(open) {
+      wrap.classList.toggle("geoapp-credits-open", open);
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+    }
+    show(false);
+    L.DomEvent.disableClickPropagation(wrap);
+    L.DomEvent.on(button, "click", function () {
+      show(!wrap.classList.contains("geoapp-credits-open"));
+    });
+    L.DomEvent.on(wrap, "keydown", function (e) {
+      if ((e.key === "Escape" || e.keyCode === 27) && wrap.classList.contains("geoapp-credits-open")) {
+        show(false);
+        button.focus();
+        L.DomEvent.stop(e);
+      }
+    });
+    map.on("click", function () { show(false); });
+  }
+
+  function popupSheet(map) {
+    // On a narrow map a popup opens as a sheet along the map's bottom, above the controls
+    // (zoom, locate and the layer list would cover a popup drawn at its marker). It is moved
+    // out of the map pane, whose transform would carry it along with the map.
+    var box = map.getContainer();
+    map.on("popupopen", function (e) {
+      var el = e.popup.getElement();
+      if (!el) { return; }
+      el.classList.remove("geoapp-sheet-closed");  // Leaflet reuses a marker's popup
+      if (box.clientWidth >= NARROW_MAP) {
+        el.classList.remove("geoapp-sheet");
+        clearOfControls(map, el);
+        return;
+      }
+      box.appendChild(el);
+      el.classList.add("geoapp-sheet");
+      box.classList.add("geoapp-sheet-open");
+      var corner = box.querySelector(".leaflet-control-container .leaflet-bottom");
+      // Above the scale and the credits' button, so none of them lies under the sheet.
+      var below = 0;
+      Array.prototype.forEach.call(box.querySelectorAll(".leaflet-bottom"), function (c) {
+        below = Math.max(below, c.offsetHeight);
+      });
+      // A custom property: Leaflet sets the popup's own bottom whenever it redraws it.
+      el.style.setProperty("--geoapp-sheet-bottom", (corner ? below : 0) + "px");
+      // Keep the marker in sight, above the sheet.
+      var at = e.popup.getLatLng && e.popup.getLatLng();
+      if (at) {
+        var y = map.latLngToContainerPoint(at).y;
+        var top = box.clientHeight - below - el.offsetHeight;
+        if (y > top - TARGET) { map.panBy([0, y - top / 2], { animate: false }); }
+      }
+      // A phone's map is taller than what is left of the screen below the page's top.
+      el.scrollIntoView({ block: "nearest" });
+      sheet = el;
+      under();
+    });
+    var sheet = null;
+    function under() {
+      // What the sheet covers is no target while it is open: a marker half under it would
+      // be half a target (and Tab would reach markers no one can see).
+      var s = sheet && sheet.getBoundingClientRect();
+      Array.prototype.forEach.call(
+        box.querySelectorAll(".leaflet-marker-icon, .geoapp-tiles path"), function (el) {
+          var r = el.getBoundingClientRect();
+          el.classList.toggle("geoapp-under-sheet", Boolean(s && r.width && r.bottom > s.top &&
+            r.top < s.bottom && r.right > s.left && r.left < s.right));
+        });
+    }
+    // Markers nudged apart, or a sheet grown as its photo loads: what it covers anew.
+    map.on("moveend zoomend geoapp:decluttered", function () { if (sheet) { under(); } });
+    if (window.ResizeObserver) {
+      new ResizeObserver(function () { if (sheet) { under(); } }).observe(box);
+    }
+    map.on("popupclose", function (e) {
+      // Leaflet fades a closed popup out before it removes it: a sheet goes at once, so
+      // nothing half-faded lies over the map meanwhile.
+      var el = e.popup.getElement();
+      if (el && el.classList.contains("geoapp-sheet")) { el.classList.add("geoapp-sheet-closed"); }
+      box.classList.remove("geoapp-sheet-open");
+      sheet = null;
+      under();
+    });
+  }
+
+  function clearOfControls(map, popup) {
+    // A popup at its marker on a wide map: an open layer list over it folds away, and a
+    // control of the top left corner (zoom, locate) over it makes the map move it clear.
+    var box = map.getContainer();
+    var p = popup.getBoundingClientRect();
+    function meets(r) {
+      return r.width > 0 && r.left < p.right && p.left < r.right && r.top < p.bottom &&
+             p.top < r.bottom;
+    }
+    layerControls.forEach(function (control) {
+      var el = control.getContainer();
+      if (control._map === map && el.classList.contains("geoapp-foldable") &&
+          meets(el.getBoundingClientRect())) { control.collapse(); }
+    });
+    var shift = 0;
+    Array.prototype.forEach.call(box.querySelectorAll(".leaflet-top.leaflet-left .leaflet-control"),
+      function (control) {
+        var r = control.getBoundingClientRect();
+        if (meets(r)) { shift = Math.max(shift, r.right + 10 - p.left); }
+      });
+    if (shift > 0) { map.panBy([-shift, 0], { animate: false }); }
+  }
+
+  //: Where a marker that would lie on another may go instead, in its own widths: its spot,
+  //: then twelve places on each of six rings around it, nearest first.
+  var NUDGES = [[0, 0]];
+  [0.5, 1, 1.5, 2, 2.5, 3].forEach(function (ring) {
+    for (var k = 0; k < 12; k += 1) {
+      var angle = (k * Math.PI) / 6;
+      NUDGES.push([ring * Math.cos(angle), ring * Math.sin(angle)]);
+    }
+  });
+
+  function declutter(map) {
+    // Markers of different layers on one spot (a shelter and its Wi-Fi access point), or a
+    // group of one layer over a marker of another, would lie one on another: the one
+    // beneath could not be seen, tapped or told apart (WCAG 2.5.8 asks 24 px free for each).
+    // Each marker that would overlap one placed before it (in the page's order), or a report
+    // point drawn from the vector tiles (those stay where they are), is nudged to the
+    // nearest free place around its spot; it keeps its place on the map otherwise.
+    var pane = map.getPane("markerPane");
+    var box = map.getContainer();
+    var pending = false;
+    function overlaps(a, list) {
+      return list.some(function (b) {
+        return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+      });
+    }
+    function run() {
+      pending = false;
+      // In the map's layer pixels: where Leaflet puts each icon (its final place, even while
+      // a group slides there), not where the screen shows it mid-animation.
+      var size = map.getSize();
+      var origin = box.getBoundingClientRect();
+      function spotOf(r) {
+        var at = map.containerPointToLayerPoint([r.left - origin.left, r.top - origin.top]);
+        return { left: at.x, top: at.y, right: at.x + r.width, bottom: at.y + r.height };
+      }
+      // The map's controls stay put: a marker under one could be neither seen nor tapped.
+      var placed = Array.prototype.map.call(
+        box.querySelectorAll(".leaflet-control-container .leaflet-control"),
+        function (control) { return spotOf(control.getBoundingClientRect()); });
+      Array.prototype.forEach.call(box.querySelectorAll(".geoapp-tiles path[tabindex]"),
+        function (path) {
+          var spot = spotOf(path.getBoundingClientRect());
+          if (!path.hasAttribute("data-number") && overlaps(spot, placed)) {
+            // A grid cell (reports counted, zoomed out) on another: drawn, but no target of
+            // its own; the one it lies under zooms in there, where both come apart.
+            path.removeAttribute("tabindex");
+            path.removeAttribute("role");
+            path.setAttribute("aria-hidden", "true");
+            path.classList.add("geoapp-tiles-under");
+            return;
+          }
+          placed.push(spot);
+        });
+      // Groups first: a marker is nudged off a group, never a group off a marker.
+      var icons = Array.prototype.slice.call(pane.querySelectorAll(".leaflet-marker-icon"));
+      icons.sort(function (a, b) {
+        return (b.classList.contains("marker-cluster") ? 1 : 0) -
+               (a.classList.contains("marker-cluster") ? 1 : 0);
+      });
+      icons.forEach(function (el) {
+        var pos = el._leaflet_pos;  // set by L.DomUtil.setPosition
+        var w = el.offsetWidth;
+        var h = el.offsetHeight;
+        if (!pos || !w) { return; }
+        var margin = [parseFloat(el.style.marginLeft) || 0, parseFloat(el.style.marginTop) || 0];
+        if (!el.geoappSet || el.geoappSet[0] !== margin[0] || el.geoappSet[1] !== margin[1]) {
+          // Leaflet's own margins (the icon's anchor), set anew when it redraws the icon.
+          el.geoappMargin = margin;
+        }
+        var left = pos.x + el.geoappMargin[0];
+        var top = pos.y + el.geoappMargin[1];
+        var seen = map.layerPointToContainerPoint([left, top]);
+        var off = seen.x + w < 0 || seen.y + h < 0 || seen.x > size.x || seen.y > size.y;
+        // Off the map, a marker is clipped away but would still be reached by Tab and lie
+        // (for a pointer's geometry) over the page around the map: out of reach until in view.
+        el.classList.toggle("geoapp-off-map", off);
+        if (off) { return; }
+        var nudge = null;
+        for (var i = 0; i < NUDGES.length && nudge === null; i += 1) {
+          var dx = Math.round(NUDGES[i][0] * (w + 1));
+          var dy = Math.round(NUDGES[i][1] * (h + 1));
+          if (!overlaps({ left: left + dx, top: top + dy, right: left + dx + w,
+                          bottom: top + dy + h }, placed)) { nudge = [dx, dy]; }
+        }
+        nudge = nudge || [0, 0];  // crowded all round: leave it where it belongs
+        placed.push({ left: left + nudge[0], top: top + nudge[1], right: left + nudge[0] + w,
+                      bottom: top + nudge[1] + h });
+        var want = [el.geoappMargin[0] + nudge[0], el.geoappMargin[1] + nudge[1]];
+        if (want[0] !== margin[0] || want[1] !== margin[1]) {
+          el.geoappSet = want;
+          el.style.marginLeft = want[0] + "px";
+          el.style.marginTop = want[1] + "px";
+        }
+      });
+      map.fire("geoapp:decluttered");
+    }
+    function later() {
+      if (!pending) { pending = true; setTimeout(run, 0); }
+    }
+    // Markers come and go as layers load, groups split on zoom and the view moves; Leaflet
+    // redraws a group's icon in place (its margins anew) as markers join it. Nudges
+    // settle: a second pass over the same markers moves nothing.
+    new MutationObserver(later).observe(pane, { childList: true, subtree: true,
+                                                attributes: true, attributeFilter: ["style"] });
+    map.on("zoomend moveend", later);
+    pane.addEventListener("transitionend", later);  // groups slide apart as the map zooms
+    document.addEventListener("geoapp:layer-loaded", later);
   }
 
   window.geoapp = { featureLayer: featureLayer, load: load, setupMap: setupMap,

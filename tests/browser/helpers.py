@@ -225,6 +225,16 @@ def bus_marker_position(page: Page, layer_id: str, vehicle: str) -> list[float] 
     )
 
 
+def settle_map(page: Page) -> None:
+    """Wait until the map has stopped moving: no zoom or group animation under way, and the
+    markers nudged apart after it (geoapp-map.js declutter runs once the last change is in)."""
+    if not page.evaluate("() => Boolean(window.geoappMap)"):
+        return
+    page.wait_for_function("""() => !geoappMap._animatingZoom && !geoappMap._panAnim?._inProgress
+        && !document.querySelector('.leaflet-cluster-anim')""")
+    page.wait_for_timeout(150)
+
+
 # --- the map's keyboard path (geoapp-view.js) -------------------------------------------------
 
 #: The map's keyboard stops as geoapp-view.js finds them: markers, clusters, tile points.

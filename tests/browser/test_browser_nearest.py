@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, Route, expect
 
-from tests.browser.helpers import TILE_PNG, describe_axe, run_axe, wait_for_layer
+from tests.browser.helpers import TILE_PNG, describe_axe, run_axe, settle_map, wait_for_layer
 from tests.conftest import LiveServer
 from tests.test_hazards import FLOOD, LAT, LON, TileServer, _png
 
@@ -56,22 +56,13 @@ def _overlay_tiles(route: Route) -> None:
     route.fulfill(status=200, content_type="image/png", body=TILE_PNG)
 
 
-def _axe_clean(page: Page, label: str, *, map_markers: bool = False) -> None:
-    """No violation of WCAG 2.0–2.2 A/AA. With ``map_markers`` the layers' own 22 px markers
-    are left out of the target-size rule only: they predate this panel and are issue 13's
-    point 4 (everything this panel draws on the map is not a target: not focusable, not
-    clickable), so every other rule still checks them."""
-    options = WCAG if not map_markers else {**WCAG, "rules": {"target-size": {"enabled": False}}}
-    results = run_axe(page, options)
+def _axe_clean(page: Page, label: str) -> None:
+    """No violation of WCAG 2.0–2.2 A/AA, target-size (the map's markers) included."""
+    settle_map(page)
+    results = run_axe(page, WCAG)
     assert not results["violations"], f"axe on {label}:\n" + describe_axe(results["violations"])
     crashed = [rule for rule in results["incomplete"] if rule.get("error")]
     assert not crashed, describe_axe(crashed)
-    if map_markers:
-        targets = page.evaluate("""() => axe.run(
-            {exclude: [['.leaflet-marker-pane .leaflet-marker-icon:not(.nearest-marker)']]},
-            {runOnly: {type: 'rule', values: ['target-size']}})
-            .then(r => r.violations.map(v => v.nodes.map(n => n.html)))""")
-        assert targets == [], f"target-size on {label}: {targets}"
 
 
 def _open(page: Page, server: LiveServer, lang: str, viewport: dict) -> None:
@@ -107,8 +98,7 @@ def test_a_tap_on_the_map_lists_the_nearest_five(page, page_watch, server, lang,
     expect(page.locator(".nearest-marker")).to_have_count(5)
     assert page.evaluate("() => document.querySelectorAll('.leaflet-overlay-pane path').length"
                          ) >= 5
-    _axe_clean(page, f"the map with the nearest list ({lang}, {viewport['width']} px)",
-               map_markers=True)
+    _axe_clean(page, f"the map with the nearest list ({lang}, {viewport['width']} px)")
     first.get_by_role("button").click()
     expect(page.locator(".leaflet-popup")).to_contain_text(first.locator("h4").inner_text())
     page_watch.assert_clean()
@@ -164,8 +154,7 @@ def test_hazards_here_and_the_flood_key(page, page_watch, server, lang, viewport
     key = page.locator(".geoapp-key")
     expect(key.locator("li")).to_have_count(6)
     expect(key).to_contain_text(words["depth"])
-    _axe_clean(page, f"the map with hazards listed and the flood key ({lang})",
-               map_markers=True)
+    _axe_clean(page, f"the map with hazards listed and the flood key ({lang})")
     checkbox.uncheck()
     expect(page.locator(".geoapp-key")).to_have_count(0)
     page_watch.assert_clean()

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from geoapp.places.towns import CREDIT
-from tests.browser.helpers import describe_axe, run_axe, wait_for_layer
+from tests.browser.helpers import describe_axe, run_axe, settle_map, wait_for_layer
 
 pytestmark = pytest.mark.browser
 
@@ -28,18 +28,9 @@ TEXTS = {
 }
 
 
-def _known_marker_sizes(rule: dict) -> bool:
-    """The map's own 22 px markers and clusters (issue 13, point 4: touch targets, not
-    this search's part), which axe's target-size finds wherever the map shows them."""
-    return rule["id"] == "target-size" and all(
-        "leaflet-marker-icon" in node["html"] for node in rule["nodes"])
-
-
-def _assert_axe_22_clean(page: Page, label: str, *, map_markers: bool = False) -> None:
+def _assert_axe_22_clean(page: Page, label: str) -> None:
+    settle_map(page)
     results = run_axe(page, WCAG_22)
-    if map_markers:
-        results["violations"] = [v for v in results["violations"]
-                                 if not _known_marker_sizes(v)]
     assert not results["violations"], (
         f"axe-core found WCAG 2.x violations on {label}:\n" + describe_axe(results["violations"]))
     crashed = [rule for rule in results["incomplete"] if rule.get("error")]
@@ -110,8 +101,7 @@ def test_a_town_typed_with_digits_gets_a_labelled_marker_and_the_credit(
     expect(first).to_contain_text(TEXTS[lang]["town"])
     expect(page.locator(".place-search-credit")).to_have_text(CREDIT)  # the towns' credit
     # The list open over the map: WCAG 2.0/2.1/2.2 A and AA hold.
-    _assert_axe_22_clean(page, f"the map ({lang}, {viewport}) with the suggestions open",
-                         map_markers=True)
+    _assert_axe_22_clean(page, f"the map ({lang}, {viewport}) with the suggestions open")
     box.press("ArrowDown")
     box.press("Enter")
     marker = page.get_by_role("button", name=TEXTS[lang]["marker"])
