@@ -9,19 +9,23 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Page, expect
 
-from tests.browser.helpers import TILE_PNG, describe_axe, run_axe, settle_map, wait_for_layer
+from tests.browser.helpers import (
+    HAZARD_HOST,
+    WCAG_22,
+    answer_overlay_tiles,
+    assert_axe_clean,
+    settle_map,
+    wait_for_layer,
+)
 from tests.conftest import LiveServer
 from tests.test_hazards import FLOOD, LAT, LON, TileServer, _png
 
 pytestmark = pytest.mark.browser
 
-WCAG = {"runOnly": {"type": "tag",
-                    "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]}}
 DESKTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
-HAZARD_HOST = "https://disaportaldata.gsi.go.jp/**"
 #: What each language's page calls things.
 WORDS = {
     "ja": {"from_here": "ここから最寄りの避難所", "hazards_here": "この場所の災害リスク",
@@ -51,23 +55,15 @@ def server(tiles, tmp_path_factory) -> Iterator[LiveServer]:
     live.stop()
 
 
-def _overlay_tiles(route: Route) -> None:
-    # The browser draws the overlays from the portal's host: answered here, never reached.
-    route.fulfill(status=200, content_type="image/png", body=TILE_PNG)
-
-
 def _axe_clean(page: Page, label: str) -> None:
     """No violation of WCAG 2.0–2.2 A/AA, target-size (the map's markers) included."""
     settle_map(page)
-    results = run_axe(page, WCAG)
-    assert not results["violations"], f"axe on {label}:\n" + describe_axe(results["violations"])
-    crashed = [rule for rule in results["incomplete"] if rule.get("error")]
-    assert not crashed, describe_axe(crashed)
+    assert_axe_clean(page, label, WCAG_22)
 
 
 def _open(page: Page, server: LiveServer, lang: str, viewport: dict) -> None:
     page.set_viewport_size(viewport)
-    page.route(HAZARD_HOST, _overlay_tiles)
+    page.route(HAZARD_HOST, answer_overlay_tiles)
     page.goto(server.url + ("/" if lang == "ja" else "/?lang=en"))
     wait_for_layer(page, "shelters")
     # Close to the station, where no marker is under the map's centre.

@@ -14,23 +14,27 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Page, expect
 
 from geoapp.staff.accounts import Accounts
 from geoapp.store.engine import open_engine
 from geoapp.wildlife.devices import Devices
-from tests.browser.helpers import TILE_PNG, describe_axe, run_axe, settle_map, wait_for_layer
+from tests.browser.helpers import (
+    HAZARD_HOST,
+    WCAG_22,
+    answer_overlay_tiles,
+    assert_axe_clean,
+    settle_map,
+    wait_for_layer,
+)
 from tests.bulk import insert_reports, report_row
 from tests.conftest import LiveServer, store_of_its_own
 from tests.test_hazards import FLOOD, LAT, LON, TileServer, _png
 
 pytestmark = pytest.mark.browser
 
-WCAG = {"runOnly": {"type": "tag",
-                    "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]}}
 VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1366, "height": 768}}
 PASSWORD = "correct horse battery staple"
-HAZARD_HOST = "https://disaportaldata.gsi.go.jp/**"
 #: Three reports near city hall, a few hundred metres apart.
 REPORTS = [(139.3240, 37.9460), (139.3275, 37.9477), (139.3310, 37.9495)]
 WORDS = {
@@ -103,24 +107,16 @@ def _with_lang(path: str, lang: str) -> str:
     return path + ("&" if "?" in path else "?") + "lang=en"
 
 
-def _overlay_tiles(route: Route) -> None:
-    # The browser draws the hazard overlays from the portal's host: answered here.
-    route.fulfill(status=200, content_type="image/png", body=TILE_PNG)
-
-
 def _axe_clean(page: Page, label: str) -> None:
-    """No violation of WCAG 2.0–2.2 A/AA, target-size included; no rule crashed."""
+    """No violation of WCAG 2.0–2.2 A/AA, target-size (the map's markers) included."""
     settle_map(page)
-    results = run_axe(page, WCAG)
-    assert not results["violations"], f"axe on {label}:\n" + describe_axe(results["violations"])
-    crashed = [rule for rule in results["incomplete"] if rule.get("error")]
-    assert not crashed, describe_axe(crashed)
+    results = assert_axe_clean(page, label, WCAG_22)
     assert "target-size" in results["passes"] + [r["id"] for r in results["incomplete"]], label
 
 
 def _open_map(page: Page, site: Site, lang: str, viewport: str) -> None:
     page.set_viewport_size(VIEWPORTS[viewport])
-    page.route(HAZARD_HOST, _overlay_tiles)
+    page.route(HAZARD_HOST, answer_overlay_tiles)
     page.goto(site.url + _with_lang("/", lang))
     for layer_id in ("boundary", "shelters", "wifi"):
         wait_for_layer(page, layer_id)
@@ -308,7 +304,7 @@ def test_the_layer_list_folds_on_a_desktop_too(page, site, lang):
 @pytest.mark.parametrize("lang", ["ja", "en"])
 def test_no_public_page_scrolls_sideways_at_320px(page, page_watch, site, lang):
     page.set_viewport_size({"width": 320, "height": 640})
-    page.route(HAZARD_HOST, _overlay_tiles)
+    page.route(HAZARD_HOST, answer_overlay_tiles)
     wide = {}
     for path in _public_pages(site):
         page.goto(site.url + _with_lang(path, lang))
@@ -324,7 +320,7 @@ def test_no_public_page_scrolls_sideways_at_320px(page, page_watch, site, lang):
 @pytest.mark.parametrize("lang", ["ja", "en"])
 def test_every_public_page_passes_axe(page, page_watch, site, lang, viewport):
     page.set_viewport_size(VIEWPORTS[viewport])
-    page.route(HAZARD_HOST, _overlay_tiles)
+    page.route(HAZARD_HOST, answer_overlay_tiles)
     for path in _public_pages(site)[1:]:  # the map has its own test, with a popup open
         page.goto(site.url + _with_lang(path, lang))
         page.wait_for_load_state("networkidle")

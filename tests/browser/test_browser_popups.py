@@ -17,7 +17,7 @@ from playwright.sync_api import Page, expect
 from geoapp.japantime import JST, MONTHS_EN
 from geoapp.store.engine import open_engine
 from geoapp.wildlife.devices import Devices
-from tests.browser.helpers import describe_axe, run_axe, wait_for_layer
+from tests.browser.helpers import WCAG_22, describe_axe, run_axe, wait_for_layer
 from tests.conftest import LiveServer, store_of_its_own
 from tests.imaging import phone_jpeg
 
@@ -26,8 +26,6 @@ pytestmark = pytest.mark.browser
 #: Away from the shelters (as test_browser_tiles), and near city hall for the detection.
 REPORT_SPOT = {"lon": "139.3012", "lat": "37.9533"}
 ANIMAL_SPOT = (139.3275, 37.9477)
-WCAG_22 = {"runOnly": {"type": "tag",
-                       "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]}}
 #: Codes and the other language's copies the popups used to list.
 CODES = ("pavement", "received", "種類コード", "状況コード", "状況の区分", "（英語）", "code",
          "bear", "exact")

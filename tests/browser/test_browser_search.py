@@ -13,13 +13,11 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from geoapp.places.towns import CREDIT
-from tests.browser.helpers import describe_axe, run_axe, settle_map, wait_for_layer
+from tests.browser.helpers import WCAG_22, describe_axe, run_axe, settle_map, wait_for_layer
 
 pytestmark = pytest.mark.browser
 
 VIEWPORTS = {"desktop": {"width": 1366, "height": 768}, "phone": {"width": 390, "height": 844}}
-WCAG_22 = {"runOnly": {"type": "tag",
-                       "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]}}
 TEXTS = {
     "ja": {"label": "場所を検索", "marker": "検索した場所: 大手町一丁目", "town": "町名",
            "announce": "件の候補があります", "shelter": "指定避難所"},

@@ -16,6 +16,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.helpers import (
     MAP_STOPS,
+    WCAG_22,
     PageWatch,
     describe_axe,
     open_watched_page,
@@ -27,8 +28,6 @@ from tests.browser.helpers import (
 pytestmark = pytest.mark.browser
 
 VIEWPORTS = {"desktop": {"width": 1366, "height": 768}, "phone": {"width": 390, "height": 844}}
-WCAG_22 = {"runOnly": {"type": "tag",
-                       "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]}}
 TEXTS = {
     "ja": {"share": "この表示を共有", "copied": "この表示へのリンクをコピーしました。",
            "select": "リンクをコピーできませんでした", "field": "この表示へのリンク",
