@@ -23,6 +23,7 @@ from geoapp.mail.render import MailTexts
 from geoapp.open311.keys import ApiKeys
 from geoapp.photos.media import MediaStore
 from geoapp.photos.pool import PhotoPool
+from geoapp.places.towns import towns_in
 from geoapp.reports.boundary import CityBoundary
 from geoapp.reports.layer import ReportSource
 from geoapp.reports.service import ReportService
@@ -257,16 +258,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.buses = BusService(store.engine, areas_file=settings.bus_areas_file,
                                  city=app.state.reports.boundary.contains,
                                  gone_after=settings.bus_gone_after, root=settings.base_url)
+    # The towns that reports, detections and the place search name places after: one file.
+    towns = towns_in(settings.geo_dir)
     app.state.wildlife = WildlifeService(
         store.engine, settings.media / "wildlife", app.state.reports.boundary,
         mail_root=settings.base_url or "http://127.0.0.1:8000", layer_root=settings.base_url,
-        recent_days=settings.wildlife_recent_days, photos=app.state.photos, mail=mail)
+        towns=towns, recent_days=settings.wildlife_recent_days, photos=app.state.photos, mail=mail)
     app.state.wildlife_mqtt = (
         Subscriber(app.state.wildlife.ingest, settings.mqtt_url, settings.mqtt_topic_prefix,
                    settings.mqtt_client_id) if settings.mqtt_url else None)
     # Built here, not per request: a bad layer file stops start-up with a clear message.
     app.state.catalog = Catalog.build(settings.layers_dir, settings.geo_dir, settings.data_dir,
-                                      reports=ReportSource(store, settings.base_url),
+                                      reports=ReportSource(store, settings.base_url,
+                                                           towns=towns),
                                       transit=app.state.buses.sources,
                                       wildlife=app.state.wildlife.public)
     # The hazard overlays read back at a point; tests never reach the internet by default.

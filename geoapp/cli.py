@@ -83,6 +83,7 @@ def layers_validate() -> None:
     """Check every layer declaration and load its data; exit 1 on any problem."""
     from geoapp.app import open_reference_store
     from geoapp.catalog.registry import Catalog
+    from geoapp.places.towns import towns_in
     from geoapp.reports.boundary import CityBoundary
     from geoapp.reports.layer import ReportSource
     from geoapp.transit.service import BusService
@@ -91,13 +92,14 @@ def layers_validate() -> None:
     settings = _settings()
     with _refusals():
         store = open_reference_store(settings)
-        reports = ReportSource(store, settings.base_url)
+        towns = towns_in(settings.geo_dir)
+        reports = ReportSource(store, settings.base_url, towns=towns)
         city = CityBoundary(settings.geo_dir / "shibata_boundary_n03.geojson")
         buses = BusService(store.engine, areas_file=settings.bus_areas_file,
                            city=city.contains, gone_after=settings.bus_gone_after)
         catalog = Catalog.build(settings.layers_dir, settings.geo_dir, settings.data_dir,
                                 reports=reports, transit=buses.sources,
-                                wildlife=DetectionSource(store.engine))
+                                wildlife=DetectionSource(store.engine, towns=towns))
     for layer in catalog:
         count = f"{len(layer.source)} features" if layer.source is not None else "raster tiles"
         marks = [m for m, on in (("sample", layer.sample), ("provisional",

@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 
 from geoapp.app import create_app
 from geoapp.photos.media import MediaStore
+from geoapp.places.towns import Towns, towns_in
 from geoapp.reports.boundary import CityBoundary
 from geoapp.reports.service import ReportService
 from geoapp.settings import Settings
@@ -30,6 +31,11 @@ from tests.pgcluster import PgCluster
 from tests.pgcluster import pg_cluster as _pg_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def city_towns() -> Towns:
+    """The shipped towns (data/geo), as the app reads them for places."""
+    return towns_in(ROOT / "data" / "geo")
 #: Real format samples the tests read (see tests/data/PROVENANCE.md); never outside the checkout.
 TEST_DATA = ROOT / "tests" / "data"
 

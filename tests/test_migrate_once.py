@@ -26,7 +26,7 @@ from geoapp.store.reports import ReportStore
 from geoapp.store.schema import REPORT_CELL_LEVELS, report_cells, wildlife_detections
 from geoapp.wildlife.layer import DetectionSource
 from tests.bulk import insert_reports, synthetic_reports
-from tests.conftest import REFERENCE_DATA, _free_port
+from tests.conftest import REFERENCE_DATA, _free_port, city_towns
 
 
 def _revision(database_url: str) -> str | None:
@@ -119,7 +119,7 @@ def test_revision_0009_fills_the_cells_and_the_detections_index_from_rows_stored
         for key, (count, sum_lon, sum_lat) in expected.items():
             assert stored[key] == (count, pytest.approx(sum_lon), pytest.approx(sum_lat))
         # The detection stored before 0009 is in its index: a bbox finds it, and only it.
-        found = DetectionSource(engine, staff=True).query(
+        found = DetectionSource(engine, towns=city_towns(), staff=True).query(
             bbox=(139.49, 37.89, 139.50000001, 37.91), limit=10).features
         assert [f.properties["count"] for f in found] == [1] and found[0].id == "1"
     finally:

@@ -18,7 +18,7 @@ from geoapp.catalog.display import format_value, shown_values
 from geoapp.catalog.spec import LayerSpec, ShownProperty
 from geoapp.japantime import JST
 from geoapp.maps.builder import feature_config
-from geoapp.places.towns import nearest_town, shipped_towns
+from geoapp.places.towns import nearest_town
 from tests.bulk import insert_reports, synthetic_reports
 
 CITY_HALL = {"lat": "37.9477", "lon": "139.3275"}
@@ -225,7 +225,7 @@ def test_places_cost_little_on_a_page_of_1000_reports(app, client):
         wholes.append(time.perf_counter() - started)
         points = [tuple(f.geometry["coordinates"]) for f in page.features]
         started = time.perf_counter()
-        names = shipped_towns().nearest_names(points)
+        names = source.towns.nearest_names(points)
         costs.append(time.perf_counter() - started)
     assert len(names) == 1000
     assert names == [f.properties["place"] for f in page.features]

@@ -24,6 +24,7 @@ from geoapp.store.schema import transit_positions, wildlife_detections
 from geoapp.wildlife.layer import DetectionSource
 from geoapp.wildlife.mesh import generalise
 from tests.bulk import add_photo, insert_reports, report_row, synthetic_reports
+from tests.conftest import city_towns
 
 ITEMS = "/collections/reports/items"
 
@@ -341,7 +342,7 @@ def test_a_wildlife_bbox_uses_the_spatial_index_and_only_the_exact_test_decides(
     for bbox, expected in ((around_centre, {ids["test:200"]}), (around_point, set())):
         answer = engine_client.get(url, params={"bbox": ",".join(map(str, bbox))}).json()
         assert {int(f["id"]) for f in answer["features"]} == expected
-    staff = DetectionSource(engine, staff=True)
+    staff = DetectionSource(engine, towns=city_towns(), staff=True)
     assert {int(f.id) for f in staff.query(bbox=around_point, limit=10).features} == {
         ids["test:200"]}
     assert {int(f.id) for f in staff.query(bbox=box, limit=100).features} == inside

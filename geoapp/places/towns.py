@@ -103,11 +103,6 @@ def towns_in(geo_dir: Path) -> Towns:
     return Towns.load(geo_dir / TOWNS_FILE)
 
 
-def shipped_towns() -> Towns:
-    """The towns of the shipped ``data/geo/`` (what published features name as places)."""
-    return towns_in(PROJECT_ROOT / "data" / "geo")
-
-
 def nearest_town(lon: float, lat: float, geo_dir: Path | None = None) -> NearestTown:
     """The town whose representative point is nearest to ``lon``/``lat`` (CRS84), with the
     distance to that point in metres (EPSG:6676).

@@ -18,7 +18,7 @@ from geoapp.features.source import BBox, Feature
 from geoapp.features.tiles import Cells
 from geoapp.i18n import Lang
 from geoapp.japantime import iso
-from geoapp.places.towns import shipped_towns
+from geoapp.places.towns import Towns
 from geoapp.store import versions
 from geoapp.store.records import Report
 from geoapp.store.reports import ReportStore
@@ -39,10 +39,11 @@ class ReportSource(StoreSource):
     order_key = order_id = reports.c.id
     remember_summary = True  # version() is the store's reports token, one small read
 
-    def __init__(self, store: ReportStore, root: str = "") -> None:
+    def __init__(self, store: ReportStore, root: str = "", *, towns: Towns) -> None:
         self.store = store
         self.engine = store.engine
         self.root = root  # URL prefix for report pages and photos
+        self.towns = towns  # what a report's place is named after
 
     def value_names(self, key: str, lang: Lang) -> dict[str, str]:
         """The names in ``lang`` of the codes the property ``key`` holds (category_code,
@@ -86,7 +87,7 @@ class ReportSource(StoreSource):
             "updated_at": iso(report.updated_at),
             # The nearest town's representative point: 「大手町一丁目」, read as "near".
             "place": place if place is not None
-            else shipped_towns().nearest_names([(report.lon, report.lat)])[0],
+            else self.towns.nearest_names([(report.lon, report.lat)])[0],
         }
         geometry = {"type": "Point", "coordinates": [report.lon, report.lat]}
         return Feature(str(report.id), geometry, props)
@@ -160,7 +161,7 @@ class ReportSource(StoreSource):
         # One more query per page: the photos of this page's reports, never of any other.
         photos = self.store.photos_of(conn, [row.id for row in rows])
         found = [self.store.report_of(row, photos) for row in rows]
-        places = shipped_towns().nearest_names([(r.lon, r.lat) for r in found])
+        places = self.towns.nearest_names([(r.lon, r.lat) for r in found])
         return [self.publish(report, categories, statuses, place)
                 for report, place in zip(found, places, strict=True)]
 

@@ -19,7 +19,7 @@ from geoapp.features.params import parse_id
 from geoapp.features.source import BBox, Feature
 from geoapp.i18n import Lang
 from geoapp.japantime import JST
-from geoapp.places.towns import shipped_towns
+from geoapp.places.towns import Towns
 from geoapp.store import spatial, versions
 from geoapp.store.schema import wildlife_detections
 from geoapp.wildlife import detections as store
@@ -62,9 +62,10 @@ class DetectionSource(StoreSource):
     order_id = wildlife_detections.c.id
     descending = True
 
-    def __init__(self, engine: sa.Engine, *, staff: bool = False, days: int = DEFAULT_DAYS,
-                 root: str = "") -> None:
+    def __init__(self, engine: sa.Engine, *, towns: Towns, staff: bool = False,
+                 days: int = DEFAULT_DAYS, root: str = "") -> None:
         self.engine = engine
+        self.towns = towns  # what a detection's place is named after
         self.staff = staff
         self.days = days
         self.root = root
@@ -80,7 +81,8 @@ class DetectionSource(StoreSource):
 
     def within(self, days: int) -> DetectionSource:
         """The same source over another window."""
-        return DetectionSource(self.engine, staff=self.staff, days=days, root=self.root)
+        return DetectionSource(self.engine, towns=self.towns, staff=self.staff, days=days,
+                               root=self.root)
 
     def publish(self, detection: Detection, at: tuple[float, float] | None = None,
                 place: str | None = None) -> Feature | None:
@@ -117,7 +119,7 @@ class DetectionSource(StoreSource):
         # The nearest town to the published position (never to a generalised one's exact
         # point), read as "near"; a page passes the names it found at once.
         props["place"] = place if place is not None \
-            else shipped_towns().nearest_names([(lon, lat)])[0]
+            else self.towns.nearest_names([(lon, lat)])[0]
         geometry = {"type": "Point", "coordinates": [lon, lat]}
         return Feature(str(detection.id), geometry, props)
 
@@ -185,7 +187,7 @@ class DetectionSource(StoreSource):
 
     def _publish(self, conn: sa.Connection, rows: Sequence[sa.Row], now: datetime
                  ) -> list[Feature]:
-        places = shipped_towns().nearest_names([(row.shown_lon, row.shown_lat)
+        places = self.towns.nearest_names([(row.shown_lon, row.shown_lat)
                                                 for row in rows])
         features = (self.publish(detection_from_row(row), (row.shown_lon, row.shown_lat),
                                  place)

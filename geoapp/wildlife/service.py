@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from geoapp.mail.render import MailTexts
 from geoapp.photos.media import MediaStore
 from geoapp.photos.pool import PhotoPool
+from geoapp.places.towns import Towns
 from geoapp.reports.boundary import CityBoundary
 from geoapp.wildlife import detections
 from geoapp.wildlife.alerts import Alerts
@@ -21,7 +22,7 @@ class WildlifeService:
     """Everything wildlife, over one engine; built once at start-up."""
 
     def __init__(self, engine: sa.Engine, media_root: Path, boundary: CityBoundary, *,
-                 mail_root: str, layer_root: str = "", recent_days: int = 7,
+                 mail_root: str, towns: Towns, layer_root: str = "", recent_days: int = 7,
                  photos: PhotoPool | None = None, mail: MailTexts | None = None) -> None:
         self.engine = engine
         self.boundary = boundary
@@ -30,8 +31,9 @@ class WildlifeService:
         self.media = MediaStore(media_root)
         self.alerts = Alerts(engine, boundary, mail_root, mail)
         self.ingest = Ingest(engine, self.devices, self.media, self.alerts, photos)
-        self.public = DetectionSource(engine, days=recent_days, root=layer_root)
-        self.staff = DetectionSource(engine, staff=True, days=recent_days, root=layer_root)
+        self.public = DetectionSource(engine, towns=towns, days=recent_days, root=layer_root)
+        self.staff = DetectionSource(engine, towns=towns, staff=True, days=recent_days,
+                                     root=layer_root)
 
     def sweep_media(self, older_than_seconds: float = 3600) -> list[str]:
         """Remove image files no detection refers to (left by interrupted ingests)."""

@@ -10,7 +10,7 @@ import pytest
 
 from geoapp.reports.boundary import CityBoundary
 from geoapp.wildlife.service import WildlifeService
-from tests.conftest import ROOT
+from tests.conftest import ROOT, city_towns
 from tests.mosquitto import Broker
 
 #: Inside Shibata: near city hall, and about 5 km east.
@@ -38,7 +38,7 @@ def now() -> datetime:
 def wild(store, tmp_path: Path) -> WildlifeService:
     """The wildlife service on each engine."""
     return WildlifeService(store.engine, tmp_path / "wildmedia", BOUNDARY,
-                           mail_root="https://map.example.jp")
+                           mail_root="https://map.example.jp", towns=city_towns())
 
 
 @pytest.fixture
